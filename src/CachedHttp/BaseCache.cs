@@ -1,0 +1,150 @@
+using System.Runtime.CompilerServices;
+
+namespace CachedHttp;
+
+/// <summary>
+/// Low-level key → bytes storage beneath a <see cref="CacheBackend"/>. Subclassed once per storage engine
+/// (memory, files, SQLite, Redis, MongoDB, DynamoDB). Knows nothing about HTTP.
+/// </summary>
+/// <remarks>
+/// <para>Implementations must be safe for concurrent use by many callers.</para>
+/// <para>
+/// A write may carry a <em>delete-after</em> time: once it has passed, the entry must no longer be returned by
+/// <see cref="ReadAsync"/>, <see cref="ContainsAsync"/> or the enumerations, and the storage may remove it (a native
+/// TTL where the engine has one). Values are opaque: a storage never inspects or changes them.
+/// </para>
+/// <para>
+/// Disposing a storage releases what it created (connections, files handles); clients passed in by the caller are
+/// never disposed.
+/// </para>
+/// </remarks>
+public abstract class BaseCache : IDisposable, IAsyncDisposable
+{
+    /// <summary>Initializes a new storage.</summary>
+    /// <param name="timeProvider">The clock used to honour delete-after times; <see cref="TimeProvider.System"/> when null.</param>
+    protected BaseCache(TimeProvider? timeProvider = null)
+    {
+        TimeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Gets the clock used to honour delete-after times.</summary>
+    public TimeProvider TimeProvider { get; }
+
+    /// <summary>Gets a short name of the storage engine, used in logs and metrics (for example <c>memory</c>).</summary>
+    public virtual string Name => GetType().Name;
+
+    /// <summary>Reads the value stored under <paramref name="key"/>.</summary>
+    /// <returns>The stored bytes, or <see langword="null"/> when the key is missing or past its delete-after time.</returns>
+    public abstract ValueTask<byte[]?> ReadAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>, replacing any previous value.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The bytes to store. The storage copies them if it keeps them beyond the call.</param>
+    /// <param name="deleteAfter">When the entry may be removed; <see langword="null"/> to keep it until deleted.</param>
+    /// <param name="cancellationToken">A token to cancel the operation.</param>
+    public abstract ValueTask WriteAsync(string key, ReadOnlyMemory<byte> value, DateTimeOffset? deleteAfter = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the value stored under <paramref name="key"/>.</summary>
+    /// <returns><see langword="true"/> if a value was deleted.</returns>
+    public abstract ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the values stored under <paramref name="keys"/>; missing keys are ignored.</summary>
+    /// <returns>The number of values deleted (storages that cannot tell return the number of keys asked for).</returns>
+    /// <remarks>The default deletes one key at a time; storages override it with a batched operation.</remarks>
+    public virtual async ValueTask<int> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var deleted = 0;
+        foreach (var key in keys)
+        {
+            if (await DeleteAsync(key, cancellationToken).ConfigureAwait(false))
+            {
+                deleted++;
+            }
+        }
+
+        return deleted;
+    }
+
+    /// <summary>Tells whether a live value is stored under <paramref name="key"/>.</summary>
+    public virtual async ValueTask<bool> ContainsAsync(string key, CancellationToken cancellationToken = default)
+        => await ReadAsync(key, cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>Enumerates the keys of live values, in no particular order.</summary>
+    public abstract IAsyncEnumerable<string> GetKeysAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Enumerates the live key/value pairs, in no particular order.</summary>
+    /// <remarks>The default reads each key listed by <see cref="GetKeysAsync"/>; storages override it with a bulk read.</remarks>
+    public virtual async IAsyncEnumerable<KeyValuePair<string, byte[]>> GetEntriesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var key in GetKeysAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var value = await ReadAsync(key, cancellationToken).ConfigureAwait(false);
+            if (value is not null)
+            {
+                yield return new KeyValuePair<string, byte[]>(key, value);
+            }
+        }
+    }
+
+    /// <summary>Enumerates the live values, in no particular order.</summary>
+    public virtual async IAsyncEnumerable<byte[]> GetValuesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var entry in GetEntriesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return entry.Value;
+        }
+    }
+
+    /// <summary>Counts the live values.</summary>
+    public virtual async ValueTask<long> CountAsync(CancellationToken cancellationToken = default)
+    {
+        long count = 0;
+        await foreach (var unused in GetKeysAsync(cancellationToken).ConfigureAwait(false))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>Deletes every value of this storage (and nothing else).</summary>
+    public abstract ValueTask ClearAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Removes the values whose delete-after time has passed.</summary>
+    /// <returns>The number of values removed (0 when the storage expires values natively in the background).</returns>
+    /// <remarks>The default does nothing: storages with native expiry need no sweep.</remarks>
+    public virtual ValueTask<int> DeleteExpiredAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(0);
+
+    /// <summary>Tells whether an entry with the given delete-after time is gone at this storage's current time.</summary>
+    protected bool IsPastDeleteAfter(DateTimeOffset? deleteAfter)
+        => deleteAfter is { } at && at <= TimeProvider.GetUtcNow();
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await DisposeAsyncCore().ConfigureAwait(false);
+        Dispose(disposing: false);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases what this storage created.</summary>
+    /// <param name="disposing"><see langword="true"/> when called from <see cref="Dispose()"/>.</param>
+    protected virtual void Dispose(bool disposing)
+    {
+    }
+
+    /// <summary>Releases what this storage created, asynchronously.</summary>
+    protected virtual ValueTask DisposeAsyncCore()
+    {
+        Dispose(disposing: true);
+        return ValueTask.CompletedTask;
+    }
+}

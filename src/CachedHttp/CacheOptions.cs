@@ -1,0 +1,231 @@
+using Microsoft.Extensions.Logging;
+
+namespace CachedHttp;
+
+/// <summary>
+/// Settings of a <see cref="CacheBackend"/>: what is cached, for how long, and how it is keyed.
+/// </summary>
+/// <remarks>
+/// A backend validates its options once, when it is constructed (<see cref="Validate"/>), and an invalid value
+/// throws an <see cref="ArgumentException"/> naming the option. Change options before the backend is built; a
+/// backend reads them on every request, so later changes take effect but are not validated again.
+/// </remarks>
+public sealed class CacheOptions
+{
+    private Expiration _expireAfter = Expiration.Never;
+
+    /// <summary>Gets or sets the session-wide expiration of stored responses.</summary>
+    /// <value>The default value is <see cref="Expiration.Never"/>.</value>
+    public Expiration ExpireAfter
+    {
+        get => _expireAfter;
+        set
+        {
+            _expireAfter = value;
+            ExpireAfterIsSet = true;
+        }
+    }
+
+    /// <summary>Gets a value indicating whether <see cref="ExpireAfter"/> was set explicitly (it then outranks heuristic freshness).</summary>
+    internal bool ExpireAfterIsSet { get; private set; }
+
+    /// <summary>
+    /// Gets or sets per-URL expirations: glob pattern → expiration, tried in order; the first match wins.
+    /// </summary>
+    /// <remarks>
+    /// Patterns and URLs are compared without their scheme and a pattern matches as a prefix:
+    /// <c>httpbin.org/delay</c> matches <c>https://httpbin.org/delay/1</c>, <c>*.site_1.com</c> matches
+    /// <c>img.site_1.com</c>, and the empty pattern matches every URL. <c>*</c> matches any run of characters,
+    /// <c>?</c> any one character.
+    /// </remarks>
+    /// <value>The default value is an empty ordered map.</value>
+    public IDictionary<string, Expiration> UrlsExpireAfter { get; set; } = new OrderedDictionary<string, Expiration>(StringComparer.Ordinal);
+
+    /// <summary>Gets or sets the response status codes that are stored (and served when read back).</summary>
+    /// <value>The default value is <c>{ 200 }</c>.</value>
+    public ISet<int> AllowedCodes { get; set; } = new HashSet<int> { 200 };
+
+    /// <summary>Gets or sets the request methods whose responses are stored (and served when read back). Case-insensitive.</summary>
+    /// <value>The default value is <c>{ GET, HEAD }</c>.</value>
+    public ISet<string> AllowedMethods { get; set; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "GET", "HEAD" };
+
+    /// <summary>Gets or sets a value indicating whether all request headers (including the client's default headers) are part of the cache key.</summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool IncludeHeaders { get; set; }
+
+    /// <summary>Gets or sets the names of request headers that are part of the cache key, even when <see cref="IncludeHeaders"/> is off.</summary>
+    /// <value>The default value is an empty list.</value>
+    public IList<string> MatchHeaders { get; set; } = new List<string>();
+
+    /// <summary>
+    /// Gets or sets parameter names removed before keying: from the query string, form and JSON bodies, and request headers
+    /// (for example <c>api_key</c>, so that a rotating key does not defeat the cache).
+    /// </summary>
+    /// <value>The default value is an empty set.</value>
+    public ISet<string> IgnoredParameters { get; set; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>Gets or sets a value indicating whether Cache-Control, Expires and the other HTTP caching headers are honoured.</summary>
+    /// <value>The default value is <see langword="false"/>: expiration comes only from these options and per-request settings.</value>
+    public bool CacheControl { get; set; }
+
+    /// <summary>
+    /// Gets or sets a predicate on a response: <see langword="false"/> means it is not stored, and a stored response
+    /// for which it returns <see langword="false"/> is deleted when read.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/> (every response passes).</value>
+    public Func<CachedResponse, bool>? Filter { get; set; }
+
+    /// <summary>Gets or sets an asynchronous predicate, applied like <see cref="Filter"/> (after it, when both are set).</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<CachedResponse, CancellationToken, ValueTask<bool>>? AsyncFilter { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether disposing a <see cref="CachedSession"/> also disposes its backend.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the backend decides (false for memory and servers, true for SQLite and files).</value>
+    public bool? AutoClose { get; set; }
+
+    /// <summary>Gets or sets the largest response body that is stored, in bytes; a larger body streams through uncached.</summary>
+    /// <value>The default value is 64 MiB.</value>
+    public long MaxBodySize { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether responses are shared between requests with different credentials
+    /// (<c>Authorization</c>, <c>Proxy-Authorization</c>, <c>Cookie</c>). When off, credentials are part of the key.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: one credential's response is never served to another.</value>
+    public bool ShareAcrossCredentials { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether identical concurrent requests share one origin request.</summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool CoalesceRequests { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets how long after expiry a stale response may be served when the origin fails or answers 5xx
+    /// (RFC 5861 <c>stale-if-error</c>; a response's own directive takes precedence in <see cref="CacheControl"/> mode).
+    /// </summary>
+    /// <value>The default value is <see langword="null"/> (never).</value>
+    public TimeSpan? StaleIfError { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long after expiry a stale response is served at once while it is revalidated in the background
+    /// (RFC 5861 <c>stale-while-revalidate</c>; a response's own directive takes precedence in <see cref="CacheControl"/> mode).
+    /// </summary>
+    /// <value>The default value is <see langword="null"/> (never).</value>
+    public TimeSpan? StaleWhileRevalidate { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long an expired response that has a validator (ETag or Last-Modified) is kept so that it can be
+    /// revalidated with a conditional request instead of fetched again. Storage with native expiry deletes it after that.
+    /// </summary>
+    /// <value>The default value is 7 days.</value>
+    public TimeSpan StaleRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Gets or sets a value indicating whether, in <see cref="CacheControl"/> mode, a response without explicit freshness gets a heuristic lifetime from its Last-Modified (RFC 9111 §4.2.2).</summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool HeuristicFreshness { get; set; } = true;
+
+    /// <summary>Gets or sets the fraction of the time since Last-Modified used as heuristic lifetime.</summary>
+    /// <value>The default value is 0.1 (10%).</value>
+    public double HeuristicFraction { get; set; } = 0.1;
+
+    /// <summary>Gets or sets the cap of a heuristic lifetime.</summary>
+    /// <value>The default value is 1 day.</value>
+    public TimeSpan HeuristicMaxAge { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Gets or sets the clock. Tests pass a fake one.</summary>
+    /// <value>The default value is <see cref="System.TimeProvider.System"/>.</value>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Gets or sets the logger factory used by the backend and the handlers.</summary>
+    /// <value>The default value is <see langword="null"/> (no logging).</value>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Checks every option and throws on the first invalid one.</summary>
+    /// <exception cref="ArgumentException">An option is invalid; <see cref="ArgumentException.ParamName"/> names it.</exception>
+    public void Validate()
+    {
+        Require(ExpireAfter is not null, nameof(ExpireAfter), "must not be null; use Expiration.Never");
+        Require(UrlsExpireAfter is not null, nameof(UrlsExpireAfter), "must not be null");
+        foreach (var pair in UrlsExpireAfter!)
+        {
+            Require(pair.Key is not null, nameof(UrlsExpireAfter), "has a null pattern");
+            Require(pair.Value is not null, nameof(UrlsExpireAfter), $"has a null expiration for pattern '{pair.Key}'");
+        }
+
+        Require(AllowedCodes is not null, nameof(AllowedCodes), "must not be null");
+        foreach (var code in AllowedCodes!)
+        {
+            Require(code is >= 100 and <= 999, nameof(AllowedCodes), $"contains {code}, which is not an HTTP status code (100-999)");
+        }
+
+        Require(AllowedMethods is not null, nameof(AllowedMethods), "must not be null");
+        foreach (var method in AllowedMethods!)
+        {
+            Require(!string.IsNullOrWhiteSpace(method) && method.All(IsTokenChar), nameof(AllowedMethods), $"contains '{method}', which is not an HTTP method");
+        }
+
+        Require(MatchHeaders is not null, nameof(MatchHeaders), "must not be null");
+        foreach (var header in MatchHeaders!)
+        {
+            Require(!string.IsNullOrWhiteSpace(header) && header.All(IsTokenChar), nameof(MatchHeaders), $"contains '{header}', which is not a header name");
+        }
+
+        Require(IgnoredParameters is not null, nameof(IgnoredParameters), "must not be null");
+        foreach (var name in IgnoredParameters!)
+        {
+            Require(!string.IsNullOrEmpty(name), nameof(IgnoredParameters), "contains an empty name");
+        }
+
+        Require(MaxBodySize >= 0, nameof(MaxBodySize), $"must be zero or positive, not {MaxBodySize}");
+        Require(StaleIfError is null || StaleIfError >= TimeSpan.Zero, nameof(StaleIfError), "must not be negative");
+        Require(StaleWhileRevalidate is null || StaleWhileRevalidate >= TimeSpan.Zero, nameof(StaleWhileRevalidate), "must not be negative");
+        Require(StaleRetention >= TimeSpan.Zero, nameof(StaleRetention), "must not be negative");
+        Require(HeuristicFraction is >= 0 and <= 1, nameof(HeuristicFraction), "must be between 0 and 1");
+        Require(HeuristicMaxAge >= TimeSpan.Zero, nameof(HeuristicMaxAge), "must not be negative");
+        Require(TimeProvider is not null, nameof(TimeProvider), "must not be null");
+    }
+
+    /// <summary>Copies these options (collections are copied too).</summary>
+    public CacheOptions Clone()
+    {
+        var copy = new CacheOptions
+        {
+            UrlsExpireAfter = new OrderedDictionary<string, Expiration>(UrlsExpireAfter, StringComparer.Ordinal),
+            AllowedCodes = new HashSet<int>(AllowedCodes),
+            AllowedMethods = new HashSet<string>(AllowedMethods, StringComparer.OrdinalIgnoreCase),
+            IncludeHeaders = IncludeHeaders,
+            MatchHeaders = new List<string>(MatchHeaders),
+            IgnoredParameters = new HashSet<string>(IgnoredParameters, StringComparer.Ordinal),
+            CacheControl = CacheControl,
+            Filter = Filter,
+            AsyncFilter = AsyncFilter,
+            AutoClose = AutoClose,
+            MaxBodySize = MaxBodySize,
+            CoalesceRequests = CoalesceRequests,
+            ShareAcrossCredentials = ShareAcrossCredentials,
+            TimeProvider = TimeProvider,
+            LoggerFactory = LoggerFactory,
+            StaleIfError = StaleIfError,
+            StaleWhileRevalidate = StaleWhileRevalidate,
+            StaleRetention = StaleRetention,
+            HeuristicFreshness = HeuristicFreshness,
+            HeuristicFraction = HeuristicFraction,
+            HeuristicMaxAge = HeuristicMaxAge,
+        };
+        copy._expireAfter = _expireAfter;
+        copy.ExpireAfterIsSet = ExpireAfterIsSet;
+        return copy;
+    }
+
+    internal static bool IsTokenChar(char c)
+        => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
+
+    private static void Require(bool condition, string option, string problem)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"CacheOptions.{option} {problem}.", option);
+        }
+    }
+}

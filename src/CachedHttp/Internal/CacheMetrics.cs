@@ -1,0 +1,43 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace CachedHttp.Internal;
+
+/// <summary>The one <see cref="Meter"/> of the library, named <c>CachedHttp</c>.</summary>
+internal static class CacheMetrics
+{
+    public const string MeterName = "CachedHttp";
+
+    public static readonly Meter Meter = new(MeterName, typeof(CacheMetrics).Assembly.GetName().Version?.ToString());
+
+    private static readonly Counter<long> Requests = Meter.CreateCounter<long>("cachedhttp.requests", unit: "{request}", description: "Requests through the cache, by result: hit, miss, stale, revalidated, bypassed.");
+
+    private static readonly Counter<long> StorageErrors = Meter.CreateCounter<long>("cachedhttp.storage.errors", unit: "{error}", description: "Storage operations that failed and were bypassed (fail-open).");
+
+    private static readonly Counter<long> CorruptEntries = Meter.CreateCounter<long>("cachedhttp.entries.corrupt", unit: "{entry}", description: "Stored entries that could not be read and were treated as misses.");
+
+    private static readonly Counter<long> StoredBytes = Meter.CreateCounter<long>("cachedhttp.stored.bytes", unit: "By", description: "Body bytes written to storage.");
+
+    private static readonly Histogram<double> StorageDuration = Meter.CreateHistogram<double>("cachedhttp.storage.duration", unit: "s", description: "Duration of storage operations.");
+
+    public static void Request(string result, string storage)
+        => Requests.Add(1, new KeyValuePair<string, object?>("result", result), new KeyValuePair<string, object?>("backend", storage));
+
+    public static void StorageError(string storage, string operation)
+        => StorageErrors.Add(1, new KeyValuePair<string, object?>("backend", storage), new KeyValuePair<string, object?>("operation", operation));
+
+    public static void CorruptEntry(string storage) => CorruptEntries.Add(1, new KeyValuePair<string, object?>("backend", storage));
+
+    public static void Stored(string storage, long bytes) => StoredBytes.Add(bytes, new KeyValuePair<string, object?>("backend", storage));
+
+    public static void Duration(string storage, string operation, long startTimestamp)
+    {
+        if (StorageDuration.Enabled)
+        {
+            StorageDuration.Record(
+                Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds,
+                new KeyValuePair<string, object?>("backend", storage),
+                new KeyValuePair<string, object?>("operation", operation));
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace CachedHttp.Internal;
+
+/// <summary>Source-generated log messages with fixed event ids. Keys and URLs only at Debug.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Cache {Result} for {Method} {Url} (key {Key})")]
+    public static partial void Result(ILogger logger, string result, string method, Uri? url, string key);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Cache storage '{Storage}' failed during {Operation}; the request goes to the network")]
+    public static partial void StorageFailed(ILogger logger, Exception exception, string storage, string operation);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "A stored cache entry could not be read and was deleted: {Reason}")]
+    public static partial void CorruptEntry(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Debug, Message = "Response not stored: {Reason}")]
+    public static partial void NotStored(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Serving a stale response after an origin error")]
+    public static partial void ServedStaleOnError(ILogger logger, Exception? exception);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Background revalidation failed")]
+    public static partial void BackgroundRevalidationFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "A response filter threw; the response is not stored")]
+    public static partial void FilterFailed(ILogger logger, Exception exception);
+}
