@@ -28,7 +28,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     /// <param name="options">The options; defaults when null. They are validated now.</param>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
     public CacheBackend(CacheOptions? options = null)
-        : this(Validated(options), static o => new InMemoryCache(o.TimeProvider))
+        : this(Validated(options), static (o, _) => new InMemoryCache(o.TimeProvider))
     {
     }
 
@@ -49,13 +49,13 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
 
     /// <summary>Initializes a backend whose stores are created from its validated options.</summary>
     /// <param name="options">The validated options.</param>
-    /// <param name="createStore">Creates one store (called twice: responses, then redirects).</param>
-    protected CacheBackend(CacheOptions options, Func<CacheOptions, BaseCache> createStore)
+    /// <param name="createStore">Creates one store from the validated options and its name, <c>responses</c> or <c>redirects</c>.</param>
+    protected CacheBackend(CacheOptions? options, Func<CacheOptions, string, BaseCache> createStore)
     {
         ArgumentNullException.ThrowIfNull(createStore);
         Options = Validated(options);
-        Responses = createStore(Options);
-        Redirects = createStore(Options);
+        Responses = createStore(Options, "responses");
+        Redirects = createStore(Options, "redirects");
         Logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CachedHttp");
     }
 
