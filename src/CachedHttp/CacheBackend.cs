@@ -259,7 +259,10 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Deletes every expired response (with its aliases), reading only metadata, and sweeps storage of values past their delete-after time.</summary>
-    /// <returns>The number of responses deleted.</returns>
+    /// <returns>
+    /// The number of responses deleted. Entries that a storage with native expiry (Redis, MongoDB, DynamoDB) already
+    /// removed on its own are not counted.
+    /// </returns>
     public async ValueTask<int> DeleteExpiredResponsesAsync(CancellationToken cancellationToken = default)
     {
         var now = Now;
@@ -296,7 +299,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
             await Redirects.DeleteManyAsync(batch, cancellationToken).ConfigureAwait(false);
         }
 
-        await Responses.DeleteExpiredAsync(cancellationToken).ConfigureAwait(false);
+        deleted += await Responses.DeleteExpiredAsync(cancellationToken).ConfigureAwait(false);
         await Redirects.DeleteExpiredAsync(cancellationToken).ConfigureAwait(false);
         return deleted;
     }
