@@ -1,0 +1,45 @@
+namespace CachedHttp.Cli;
+
+/// <summary>Opens a backend from a <c>--cache</c> spec.</summary>
+public static class CacheSpec
+{
+    /// <summary>Gets the default cache file: <c>http_cache.sqlite</c> in the per-user cache folder.</summary>
+    public static string DefaultSqlitePath
+    {
+        get
+        {
+            var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+            if (string.IsNullOrEmpty(root))
+            {
+                root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create);
+            }
+
+            if (string.IsNullOrEmpty(root))
+            {
+                root = Path.GetTempPath();
+            }
+
+            return Path.Combine(root, "cachedhttp", "http_cache.sqlite");
+        }
+    }
+
+    public static CacheBackend Open(string? spec, CacheOptions? options = null)
+    {
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            return new CacheBackend(options);
+        }
+
+        var colon = spec.IndexOf(':', StringComparison.Ordinal);
+        var kind = (colon < 0 ? spec : spec[..colon]).ToLowerInvariant();
+        var argument = colon < 0 ? string.Empty : spec[(colon + 1)..];
+        return kind switch
+        {
+            "memory" => new CacheBackend(options),
+            _ => throw new ArgumentException($"unknown cache kind '{kind}' in '{spec}': use memory, sqlite:PATH, file:DIR, redis:CONNECTION, mongodb:URI or dynamodb:TABLE[@URL]"),
+        };
+    }
+
+    private static string Required(string argument, string kind)
+        => string.IsNullOrWhiteSpace(argument) ? throw new ArgumentException($"'{kind}:' needs a value, as in {kind}:{(kind == "redis" ? "localhost:6379" : "PATH")}") : argument;
+}

@@ -1,0 +1,287 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace CachedHttp.Cli;
+
+/// <summary>The <c>cachedhttp</c> command: fetch through a cache, inspect and purge it.</summary>
+public static class CliApp
+{
+    public const int ExitOk = 0;
+    public const int ExitError = 1;
+    public const int ExitUsage = 2;
+
+    private const string Usage = """
+        Usage: cachedhttp <command> [options]
+
+        Commands:
+          demo                 Start a local origin, fetch a few URLs twice, print a table of hits and misses
+          get URL              Print a response body through the cache (-i: headers too)
+          ls                   List stored responses (--json for JSON)
+          stats                Count stored responses and bytes
+          rm URL...            Delete stored responses by URL (--expired: all expired; --older-than 1d)
+          clear                Delete every stored response
+
+        Options:
+          --cache SPEC         memory | sqlite:PATH | file:DIR | redis:CONNECTION | mongodb:URI | dynamodb:TABLE[@URL]
+                               (default: sqlite in the per-user cache folder; env CACHEDHTTP_CACHE)
+          --expire EXP         Expiration of what get stores: -1 never, 0 do not cache, 90s, 15m, 2h, 1d, an HTTP-date
+          --refresh            Revalidate the stored response (conditional request)
+          -i, --include        Print the status line and headers (get)
+          --json               JSON output (ls, stats)
+          --port N             Port of the demo origin (default 58117; 0 picks a free one)
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        CliArguments parsed;
+        try
+        {
+            parsed = CliArguments.Parse(args);
+        }
+        catch (CliUsageException ex)
+        {
+            await error.WriteLineAsync($"cachedhttp: {ex.Message}");
+            await error.WriteLineAsync("Run 'cachedhttp --help' for usage.");
+            return ExitUsage;
+        }
+
+        if (parsed.Command is null or "help" || parsed.Flags.Contains("help"))
+        {
+            await output.WriteLineAsync(Usage);
+            return parsed.Command is null && !parsed.Flags.Contains("help") ? ExitUsage : ExitOk;
+        }
+
+        CacheBackend backend;
+        try
+        {
+            backend = CacheSpec.Open(parsed.Get("cache") ?? Environment.GetEnvironmentVariable("CACHEDHTTP_CACHE"));
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            await error.WriteLineAsync($"cachedhttp: cannot open the cache: {ex.Message}");
+            return ExitUsage;
+        }
+
+        try
+        {
+            return parsed.Command switch
+            {
+                "demo" => await DemoCommand.RunAsync(backend, parsed, output),
+                "get" => await GetAsync(backend, parsed, output, error),
+                "ls" => await ListAsync(backend, parsed, output),
+                "stats" => await StatsAsync(backend, parsed, output),
+                "rm" => await RemoveAsync(backend, parsed, output, error),
+                "clear" => await ClearAsync(backend, output),
+                _ => await UnknownAsync(parsed.Command, error),
+            };
+        }
+        catch (CliUsageException ex)
+        {
+            await error.WriteLineAsync($"cachedhttp: {ex.Message}");
+            return ExitUsage;
+        }
+        catch (HttpRequestException ex)
+        {
+            await error.WriteLineAsync($"cachedhttp: request failed: {ex.Message}");
+            return ExitError;
+        }
+        finally
+        {
+            await backend.DisposeAsync();
+        }
+    }
+
+    private static async Task<int> UnknownAsync(string command, TextWriter error)
+    {
+        await error.WriteLineAsync($"cachedhttp: unknown command '{command}'. Run 'cachedhttp --help' for usage.");
+        return ExitUsage;
+    }
+
+    private static async Task<int> GetAsync(CacheBackend backend, CliArguments args, TextWriter output, TextWriter error)
+    {
+        var url = args.Positional.FirstOrDefault() ?? throw new CliUsageException("get needs a URL");
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new CliUsageException($"'{url}' is not an absolute http(s) URL");
+        }
+
+        using var session = new CachedSession(backend, disposeHandler: true);
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        if (args.Get("expire") is { } expire)
+        {
+            request.SetExpireAfter(Expiration.TryParse(expire, out var expiration) ? expiration : throw new CliUsageException($"'{expire}' is not an expiration"));
+        }
+
+        if (args.Flags.Contains("refresh"))
+        {
+            request.SetRefresh();
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        using var response = await session.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        stopwatch.Stop();
+        var info = response.GetCacheInfo();
+        if (args.Flags.Contains("include"))
+        {
+            await output.WriteLineAsync($"HTTP/{response.Version} {(int)response.StatusCode} {response.ReasonPhrase}");
+            foreach (var header in response.Headers.Concat(response.Content.Headers))
+            {
+                await output.WriteLineAsync($"{header.Key}: {string.Join(", ", header.Value)}");
+            }
+
+            await output.WriteLineAsync();
+        }
+
+        await output.WriteLineAsync(body);
+        await error.WriteLineAsync($"cache: {info.Status.ToString().ToLowerInvariant()} ({stopwatch.Elapsed.TotalMilliseconds:F1} ms)" + (info.ExpiresAt is { } at ? $", expires {at:u}" : string.Empty));
+        return response.IsSuccessStatusCode ? ExitOk : ExitError;
+    }
+
+    private static async Task<int> ListAsync(CacheBackend backend, CliArguments args, TextWriter output)
+    {
+        var now = backend.Options.TimeProvider.GetUtcNow();
+        var rows = new List<EntryRow>();
+        await foreach (var response in backend.GetResponsesAsync())
+        {
+            rows.Add(new EntryRow(response.Method, response.Url.AbsoluteUri, (int)response.StatusCode, response.Body.Length, response.CreatedAt, response.ExpiresAt, response.IsExpired(now)));
+        }
+
+        rows.Sort((a, b) => string.CompareOrdinal(a.Url, b.Url));
+        if (args.Flags.Contains("json"))
+        {
+            await output.WriteLineAsync(JsonSerializer.Serialize(rows, CliJsonContext.Default.ListEntryRow));
+            return ExitOk;
+        }
+
+        var table = new TextTable("METHOD", "URL", "STATUS", "SIZE", "AGE", "EXPIRES");
+        foreach (var row in rows)
+        {
+            table.Add(row.Method, row.Url, row.Status.ToString(CultureInfo.InvariantCulture), FormatSize(row.Size), FormatAge(now - row.CreatedAt),
+                row.ExpiresAt is { } at ? (row.Expired ? "expired" : "in " + FormatAge(at - now)) : "never");
+        }
+
+        await table.WriteAsync(output);
+        await output.WriteLineAsync($"{rows.Count} response(s)");
+        return ExitOk;
+    }
+
+    private static async Task<int> StatsAsync(CacheBackend backend, CliArguments args, TextWriter output)
+    {
+        var now = backend.Options.TimeProvider.GetUtcNow();
+        long count = 0, bytes = 0, expired = 0;
+        await foreach (var response in backend.GetResponsesAsync())
+        {
+            count++;
+            bytes += response.Body.Length;
+            if (response.IsExpired(now))
+            {
+                expired++;
+            }
+        }
+
+        if (args.Flags.Contains("json"))
+        {
+            await output.WriteLineAsync(JsonSerializer.Serialize(new Stats(backend.Name, count, expired, bytes), CliJsonContext.Default.Stats));
+        }
+        else
+        {
+            await output.WriteLineAsync($"backend:   {backend.Name}");
+            await output.WriteLineAsync($"responses: {count} ({expired} expired)");
+            await output.WriteLineAsync($"bytes:     {bytes} ({FormatSize(bytes)})");
+        }
+
+        return ExitOk;
+    }
+
+    private static async Task<int> RemoveAsync(CacheBackend backend, CliArguments args, TextWriter output, TextWriter error)
+    {
+        var removed = 0;
+        if (args.Flags.Contains("expired"))
+        {
+            removed += await backend.DeleteExpiredResponsesAsync();
+        }
+
+        if (args.Get("older-than") is { } olderThan)
+        {
+            if (!Expiration.TryParse(olderThan, out var age) || age.Kind != ExpirationKind.After)
+            {
+                throw new CliUsageException($"'{olderThan}' is not a duration such as 90s, 15m, 2h or 1d");
+            }
+
+            var cutoff = backend.Options.TimeProvider.GetUtcNow() - age.TimeSpan;
+            var keys = new List<string>();
+            await foreach (var entry in backend.Responses.GetKeysAsync())
+            {
+                keys.Add(entry);
+            }
+
+            var old = new List<string>();
+            foreach (var key in keys)
+            {
+                if (await backend.GetResponseAsync(key) is { } response && response.CreatedAt < cutoff)
+                {
+                    old.Add(key);
+                }
+            }
+
+            removed += await backend.DeleteManyAsync(old);
+        }
+
+        foreach (var url in args.Positional)
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out _))
+            {
+                await error.WriteLineAsync($"cachedhttp: '{url}' is not an absolute URL; skipped");
+                continue;
+            }
+
+            if (await backend.DeleteUrlAsync(url))
+            {
+                removed++;
+            }
+        }
+
+        if (args.Positional.Count == 0 && !args.Flags.Contains("expired") && args.Get("older-than") is null)
+        {
+            throw new CliUsageException("rm needs URLs, --expired or --older-than");
+        }
+
+        await output.WriteLineAsync($"removed {removed}");
+        return ExitOk;
+    }
+
+    private static async Task<int> ClearAsync(CacheBackend backend, TextWriter output)
+    {
+        await backend.ClearAsync();
+        await output.WriteLineAsync("cleared");
+        return ExitOk;
+    }
+
+    internal static string FormatSize(long bytes) => bytes switch
+    {
+        < 1024 => $"{bytes} B",
+        < 1024 * 1024 => $"{bytes / 1024.0:F1} KB",
+        _ => $"{bytes / 1024.0 / 1024.0:F1} MB",
+    };
+
+    internal static string FormatAge(TimeSpan age) => age.TotalSeconds switch
+    {
+        < 0 => "0s",
+        < 120 => $"{(int)age.TotalSeconds}s",
+        < 7200 => $"{(int)age.TotalMinutes}m",
+        < 172800 => $"{(int)age.TotalHours}h",
+        _ => $"{(int)age.TotalDays}d",
+    };
+}
+
+public sealed record EntryRow(string Method, string Url, int Status, long Size, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, bool Expired);
+
+public sealed record Stats(string Backend, long Responses, long Expired, long Bytes);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(List<EntryRow>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Stats))]
+internal sealed partial class CliJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
