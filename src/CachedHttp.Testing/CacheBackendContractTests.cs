@@ -46,20 +46,21 @@ public abstract class CacheBackendContractTests
     [TearDown]
     public async Task DisposeAll()
     {
+        // Clear first: disposing a session disposes an AutoClose backend (SQLite, files).
+        foreach (var backend in _disposables.OfType<CacheBackend>())
+        {
+            try
+            {
+                await backend.ClearAsync();
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                TestContext.Out.WriteLine($"Clear after test failed: {ex.Message}");
+            }
+        }
+
         for (var i = _disposables.Count - 1; i >= 0; i--)
         {
-            if (_disposables[i] is CacheBackend backend)
-            {
-                try
-                {
-                    await backend.ClearAsync();
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    TestContext.Out.WriteLine($"Clear after test failed: {ex.Message}");
-                }
-            }
-
             await _disposables[i].DisposeAsync();
         }
 
