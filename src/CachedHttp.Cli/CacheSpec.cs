@@ -27,7 +27,7 @@ public static class CacheSpec
     {
         if (string.IsNullOrWhiteSpace(spec))
         {
-            return new CacheBackend(options);
+            return new Sqlite.SqliteBackend(DefaultSqlitePath, options);
         }
 
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
@@ -36,6 +36,7 @@ public static class CacheSpec
         return kind switch
         {
             "memory" => new CacheBackend(options),
+            "sqlite" => new Sqlite.SqliteBackend(Required(argument, kind), options),
             _ => throw new ArgumentException($"unknown cache kind '{kind}' in '{spec}': use memory, sqlite:PATH, file:DIR, redis:CONNECTION, mongodb:URI or dynamodb:TABLE[@URL]"),
         };
     }

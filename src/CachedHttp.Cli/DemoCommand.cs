@@ -59,6 +59,7 @@ internal static class DemoCommand
 
     private static string Describe(CacheBackend backend) => backend switch
     {
+        Sqlite.SqliteBackend sqlite => sqlite.Path,
         _ => "see --cache",
     };
 
