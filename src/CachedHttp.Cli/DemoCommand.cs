@@ -60,6 +60,7 @@ internal static class DemoCommand
     private static string Describe(CacheBackend backend) => backend switch
     {
         Sqlite.SqliteBackend sqlite => sqlite.Path,
+        FileBackend file => file.Directory,
         _ => "see --cache",
     };
 
