@@ -301,22 +301,26 @@ public class MongoDbCache : BaseCache
             withFiles.Add(document[IdField].AsString);
         }
 
+        var expiredFiles = new List<ObjectId>();
         var options = new FindOneAndDeleteOptions<BsonDocument> { Projection = GridFsIdOnly };
         foreach (var key in withFiles)
         {
             var gone = await _operations.RunAsync(token => _collection.FindOneAndDeleteAsync(ById(key) & expired, options, token), cancellationToken).ConfigureAwait(false);
-            removed += gone is null ? 0 : 1;
+            if (FileOf(gone) is { } file)
+            {
+                removed++;
+                expiredFiles.Add(file);
+            }
         }
 
         // Every file past its time: a replaced value gets a new file, so only expired documents name these.
-        var expiredFiles = new List<ObjectId>();
         var fileFilter = Expired("metadata." + DeleteAfterField, now);
         await foreach (var file in _operations.EnumerateAsync(token => _files.FindAsync(fileFilter, new FindOptions<BsonDocument> { Projection = Builders<BsonDocument>.Projection.Include(IdField) }, token), cancellationToken).ConfigureAwait(false))
         {
             expiredFiles.Add(file[IdField].AsObjectId);
         }
 
-        await DeleteFilesAsync(expiredFiles, cancellationToken).ConfigureAwait(false);
+        await DeleteFilesAsync(expiredFiles.Distinct().ToList(), cancellationToken).ConfigureAwait(false);
         return (int)Math.Min(removed, int.MaxValue);
     }
 

@@ -13,21 +13,29 @@ namespace CachedHttp.Tests.Integration.DynamoDB;
 public sealed class DynamoDbCacheTests
 {
     private readonly List<string> _tables = [];
-    private AmazonDynamoDBClient _client = null!;
+    private AmazonDynamoDBClient? _connected;
+
+    private AmazonDynamoDBClient _client => _connected ?? throw new InvalidOperationException("not connected");
 
     [SetUp]
-    public async Task Connect() => _client = await DynamoDbServer.ConnectOrIgnoreAsync();
+    public async Task Connect() => _connected = await DynamoDbServer.ConnectOrIgnoreAsync();
 
     [TearDown]
     public async Task DeleteTables()
     {
+        if (_connected is null)
+        {
+            return; // the test was ignored: no server
+        }
+
         foreach (var table in _tables)
         {
             await DynamoDbServer.DeleteTableQuietlyAsync(_client, table);
         }
 
         _tables.Clear();
-        _client.Dispose();
+        _connected.Dispose();
+        _connected = null;
     }
 
     private string NewTable()
@@ -332,46 +340,6 @@ public sealed class DynamoDbCacheTests
         (await cache.ReadAsync("two")).Should().Equal(RandomBytes(1025, 2));
         (await cache.ReadAsync("slice")).Should().Equal(slice.AsSpan(100, 3000).ToArray());
         (await DynamoDbServer.RawKeysAsync(_client, table)).Count(k => k.StartsWith("resp#", StringComparison.Ordinal)).Should().Be(1 + 2);
-    }
-
-    [TestCase(nameof(DynamoDbCacheOptions.ChunkSize))]
-    [TestCase(nameof(DynamoDbCacheOptions.TableName))]
-    [TestCase(nameof(DynamoDbCacheOptions.TtlAttributeName))]
-    [TestCase(nameof(DynamoDbCacheOptions.WriteCapacity))]
-    [TestCase(nameof(DynamoDbCacheOptions.OperationTimeout))]
-    [TestCase(nameof(DynamoDbCacheOptions.ScanPageSize))]
-    [TestCase(nameof(DynamoDbCacheOptions.ServiceUrl))]
-    public void Constructors_InvalidOption_ThrowArgumentExceptionNamingIt(string option)
-    {
-        var options = new DynamoDbCacheOptions();
-        switch (option)
-        {
-            case nameof(DynamoDbCacheOptions.ChunkSize): options.ChunkSize = 400 * 1024; break;
-            case nameof(DynamoDbCacheOptions.TableName): options.TableName = "a b"; break;
-            case nameof(DynamoDbCacheOptions.TtlAttributeName): options.TtlAttributeName = "k"; break;
-            case nameof(DynamoDbCacheOptions.WriteCapacity): options.ReadCapacity = 5; break;
-            case nameof(DynamoDbCacheOptions.OperationTimeout): options.OperationTimeout = TimeSpan.Zero; break;
-            case nameof(DynamoDbCacheOptions.ScanPageSize): options.ScanPageSize = 0; break;
-            case nameof(DynamoDbCacheOptions.ServiceUrl): options.ServiceUrl = "not a url"; break;
-        }
-
-        var (client, recorder) = RecordingDynamoDb.Wrap(_client);
-        FluentActions.Invoking(() => new DynamoDbCache(client, "resp", options)).Should().Throw<ArgumentException>().Which.ParamName.Should().Be(option);
-        FluentActions.Invoking(() => new DynamoDbBackend(client, null, options)).Should().Throw<ArgumentException>().Which.ParamName.Should().Be(option);
-        FluentActions.Invoking(() => new DynamoDbBackend(options)).Should().Throw<ArgumentException>().Which.ParamName.Should().Be(option);
-        recorder.Calls.Should().BeEmpty("validation happens before any request");
-    }
-
-    [Test]
-    public void Constructors_BadArguments_Throw()
-    {
-        FluentActions.Invoking(() => new DynamoDbCache(_client, "a:b")).Should().Throw<ArgumentException>().Which.ParamName.Should().Be("storeName");
-        FluentActions.Invoking(() => new DynamoDbCache(_client, "")).Should().Throw<ArgumentException>();
-        FluentActions.Invoking(() => new DynamoDbCache(null!, "resp")).Should().Throw<ArgumentNullException>();
-        FluentActions.Invoking(() => new DynamoDbBackend((IAmazonDynamoDB)null!)).Should().Throw<ArgumentNullException>();
-        FluentActions.Invoking(() => new DynamoDbBackend(_client, new CacheOptions { MaxBodySize = -1 })).Should().Throw<ArgumentException>().Which.ParamName.Should().Be("MaxBodySize");
-        FluentActions.Invoking(() => new DynamoDbBackend(new DynamoDbCacheOptions { ServiceUrl = DynamoDbServer.Url }, new CacheOptions { MaxBodySize = -1 }))
-            .Should().Throw<ArgumentException>().Which.ParamName.Should().Be("MaxBodySize");
     }
 
     [Test]

@@ -113,9 +113,10 @@ internal sealed class MongoOperations
         {
             await collection.Indexes.CreateOneAsync(index, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
-        catch (MongoCommandException ex) when (ex.Code is 85 or 86)
+        catch (MongoCommandException ex)
         {
-            // IndexOptionsConflict / IndexKeySpecsConflict: someone made it differently; reads still filter expired values.
+            // A conflicting index made by someone else (IndexOptionsConflict, IndexKeySpecsConflict) or no createIndex
+            // permission: the cache works without it, as reads filter expired values themselves.
             Log.IndexFailed(logger, ex, index.Options?.Name ?? "?", collection.CollectionNamespace.CollectionName);
         }
     }
