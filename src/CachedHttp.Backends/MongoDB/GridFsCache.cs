@@ -87,7 +87,8 @@ public class GridFsCache : BaseCache
 
             try
             {
-                return await _operations.RunAsync(token => _bucket.DownloadAsBytesAsync(file[IdField].AsObjectId, cancellationToken: token), cancellationToken).ConfigureAwait(false);
+                var length = file.TryGetValue("length", out var stored) && stored.IsNumeric ? stored.ToInt64() : 0;
+                return await _operations.RunAsync(token => _bucket.DownloadAsBytesAsync(file[IdField].AsObjectId, cancellationToken: token), cancellationToken, length).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is GridFSFileNotFoundException or GridFSChunkException)
             {
@@ -121,7 +122,8 @@ public class GridFsCache : BaseCache
                 using var stream = MongoDbCache.AsStream(value);
                 await _bucket.UploadFromStreamAsync(id, key, stream, upload, token).ConfigureAwait(false);
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            value.Length).ConfigureAwait(false);
 
         // Keep only the newest revision (ours, or a concurrent writer's that is newer).
         var revisions = new List<ObjectId>();

@@ -132,7 +132,8 @@ public class MongoDbCache : BaseCache
                     await _bucket.UploadFromStreamAsync(id, key, stream, upload, token).ConfigureAwait(false);
                     return id;
                 },
-                cancellationToken).ConfigureAwait(false);
+                cancellationToken,
+                value.Length).ConfigureAwait(false);
             document.Add(GridFsIdField, newFile.Value);
         }
         else
@@ -378,7 +379,8 @@ public class MongoDbCache : BaseCache
 
         try
         {
-            return await _operations.RunAsync(token => _bucket.DownloadAsBytesAsync(file, cancellationToken: token), cancellationToken).ConfigureAwait(false);
+            var size = document.TryGetValue(SizeField, out var stored) && stored.IsNumeric ? stored.ToInt64() : 0;
+            return await _operations.RunAsync(token => _bucket.DownloadAsBytesAsync(file, cancellationToken: token), cancellationToken, size).ConfigureAwait(false);
         }
         catch (GridFSFileNotFoundException)
         {

@@ -22,7 +22,7 @@ public sealed class MongoDbCacheOptions
     /// <value>The default value is 15 MiB; at most <see cref="MaxGridFsThreshold"/>. Zero sends every non-empty value to GridFS.</value>
     public long GridFsThreshold { get; set; } = 15L * 1024 * 1024;
 
-    /// <summary>Gets or sets how long one MongoDB operation (or one batch of a cursor) may take before it is cancelled (<see cref="Timeout.InfiniteTimeSpan"/> for no limit).</summary>
+    /// <summary>Gets or sets how long one MongoDB operation (or one batch of a cursor) may take before it is cancelled (<see cref="Timeout.InfiniteTimeSpan"/> for no limit); a GridFS upload or download gets this much more per 16 MiB it moves.</summary>
     /// <remarks>
     /// Measured with the system clock, since it bounds network I/O. A backend built from a connection string also uses it
     /// as the server selection timeout, so that an unreachable server fails a cache operation quickly (the request then

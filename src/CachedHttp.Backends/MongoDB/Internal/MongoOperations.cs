@@ -12,6 +12,8 @@ internal sealed class MongoOperations
     public const string SizeField = "size";
     public const string DeleteAfterField = "delete_after";
 
+    private const long TransferUnit = 16L * 1024 * 1024;
+
     private readonly Lock _gate = new();
     private readonly Func<CancellationToken, Task> _initialize;
     private Task? _ready;
@@ -64,13 +66,16 @@ internal sealed class MongoOperations
     }
 
     /// <summary>Runs one operation with the operation timeout; a timeout surfaces as <see cref="TimeoutException"/>.</summary>
-    public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    /// <param name="operation">The operation.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <param name="bytes">The bytes a GridFS transfer moves: the timeout grows by one <see cref="OperationTimeout"/> per 16 MiB.</param>
+    public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken, long bytes = 0)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (OperationTimeout != Timeout.InfiniteTimeSpan)
         {
             // System clock on purpose: this bounds network I/O, not cache expiry.
-            timeout.CancelAfter(OperationTimeout);
+            timeout.CancelAfter(OperationTimeout * (1 + (Math.Max(bytes, 0) / TransferUnit)));
         }
 
         try
@@ -84,14 +89,15 @@ internal sealed class MongoOperations
     }
 
     /// <summary>Runs one operation without a result with the operation timeout.</summary>
-    public Task RunAsync(Func<CancellationToken, Task> operation, CancellationToken cancellationToken)
+    public Task RunAsync(Func<CancellationToken, Task> operation, CancellationToken cancellationToken, long bytes = 0)
         => RunAsync<bool>(
             async token =>
             {
                 await operation(token).ConfigureAwait(false);
                 return true;
             },
-            cancellationToken);
+            cancellationToken,
+            bytes);
 
     /// <summary>Enumerates a cursor, each batch with its own timeout, one batch in memory at a time.</summary>
     public async IAsyncEnumerable<T> EnumerateAsync<T>(Func<CancellationToken, Task<IAsyncCursor<T>>> open, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
