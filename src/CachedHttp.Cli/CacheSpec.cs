@@ -38,8 +38,22 @@ public static class CacheSpec
             "memory" => new CacheBackend(options),
             "sqlite" => new Sqlite.SqliteBackend(Required(argument, kind), options),
             "file" => new FileBackend(Required(argument, kind), options),
+            "mongodb" => new MongoDB.MongoDbBackend(spec, options),
+            "dynamodb" => OpenDynamo(Required(argument, kind), options),
             _ => throw new ArgumentException($"unknown cache kind '{kind}' in '{spec}': use memory, sqlite:PATH, file:DIR, redis:CONNECTION, mongodb:URI or dynamodb:TABLE[@URL]"),
         };
+    }
+
+    private static CacheBackend OpenDynamo(string argument, CacheOptions? options)
+    {
+        var at = argument.IndexOf('@', StringComparison.Ordinal);
+        var dynamo = new DynamoDB.DynamoDbCacheOptions { TableName = at < 0 ? argument : argument[..at] };
+        if (at >= 0)
+        {
+            dynamo.ServiceUrl = argument[(at + 1)..];
+        }
+
+        return new DynamoDB.DynamoDbBackend(dynamo, options);
     }
 
     private static string Required(string argument, string kind)
