@@ -9,17 +9,25 @@ namespace CachedHttp.Tests.Integration.Redis;
 /// <summary>What the storage contract cannot see: TTLs on the Redis keys, the commands used, prefixes, ownership.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public sealed class RedisBackendTests
 {
-    private TestOrigin _origin = null!;
+    private static TestOrigin _origin = null!;
+
+    // Every prefix of a test starts with this, so the tear-down removes what the test left, even when it failed.
+    private readonly string _testPrefix = "cachedhttp-test-" + Guid.NewGuid().ToString("N")[..12];
+    private int _prefixes;
 
     [OneTimeSetUp]
-    public async Task StartOrigin() => _origin = await TestOrigin.StartAsync();
+    public static async Task StartOrigin() => _origin = await TestOrigin.StartAsync();
 
     [OneTimeTearDown]
-    public async Task StopOrigin() => await _origin.DisposeAsync();
+    public static async Task StopOrigin() => await _origin.DisposeAsync();
 
-    private static string UniquePrefix() => "cachedhttp-test-" + Guid.NewGuid().ToString("N")[..12];
+    [TearDown]
+    public Task DeleteTestKeys() => RedisTestServers.DeleteKeysAsync(RedisTestServers.SingleConfiguration, _testPrefix, 0, 3);
+
+    private string UniquePrefix() => $"{_testPrefix}-{Interlocked.Increment(ref _prefixes)}";
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
@@ -309,11 +317,18 @@ public sealed class RedisBackendTests
 /// <summary>Bulk operations against a 3-node Redis Cluster, where a multi-key command must stay in one hash slot.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public sealed class RedisClusterBackendTests
 {
     private const int KeyCount = 2000;
 
-    private static string UniquePrefix() => "cachedhttp-test-" + Guid.NewGuid().ToString("N")[..12];
+    private readonly string _testPrefix = "cachedhttp-test-" + Guid.NewGuid().ToString("N")[..12];
+    private int _prefixes;
+
+    [TearDown]
+    public Task DeleteTestKeys() => RedisTestServers.DeleteKeysAsync(RedisTestServers.ClusterConfiguration, _testPrefix, 0);
+
+    private string UniquePrefix() => $"{_testPrefix}-{Interlocked.Increment(ref _prefixes)}";
 
     [Test]
     public async Task DeleteMany_2000KeysOnCluster_DeletesAll()

@@ -54,6 +54,39 @@ internal static class RedisTestServers
         Connections.Clear();
     }
 
+    /// <summary>
+    /// Deletes every key that starts with <paramref name="prefix"/> from the given databases of every primary, through the
+    /// shared connection if there is one and it is connected: the clean-up of a test, even a failed one.
+    /// </summary>
+    public static async Task DeleteKeysAsync(string configuration, string prefix, params int[] databases)
+    {
+        if (!Connections.TryGetValue(configuration, out var lazy) || !lazy.IsValueCreated || !lazy.Value.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        var connection = lazy.Value.Result;
+        if (!connection.IsConnected)
+        {
+            return;
+        }
+
+        foreach (var server in connection.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            foreach (var database in databases)
+            {
+                var keys = new List<RedisKey>();
+                await foreach (var key in server.KeysAsync(database, prefix + "*", pageSize: 1000))
+                {
+                    keys.Add(key);
+                }
+
+                // One key at a time: in a cluster, the keys of one node still span many slots.
+                await Task.WhenAll(keys.Select(key => connection.GetDatabase(database).KeyDeleteAsync(key)));
+            }
+        }
+    }
+
     /// <summary>The counters of <c>INFO commandstats</c>: command name (lower case) → calls.</summary>
     public static async Task<Dictionary<string, long>> CommandCallsAsync(IServer server)
     {
