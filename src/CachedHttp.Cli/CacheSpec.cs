@@ -38,6 +38,7 @@ public static class CacheSpec
             "memory" => new CacheBackend(options),
             "sqlite" => new Sqlite.SqliteBackend(Required(argument, kind), options),
             "file" => new FileBackend(Required(argument, kind), options),
+            "redis" => new Redis.RedisBackend(Required(argument, kind), options),
             "mongodb" => new MongoDB.MongoDbBackend(spec, options),
             "dynamodb" => OpenDynamo(Required(argument, kind), options),
             _ => throw new ArgumentException($"unknown cache kind '{kind}' in '{spec}': use memory, sqlite:PATH, file:DIR, redis:CONNECTION, mongodb:URI or dynamodb:TABLE[@URL]"),
