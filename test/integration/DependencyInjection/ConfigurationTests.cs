@@ -61,6 +61,29 @@ public sealed class ConfigurationTests : OriginFixture
     }
 
     [Test]
+    public async Task DocsSample_AppSettings_StartsCleanly()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CachedHttp.sln")))
+        {
+            root = root.Parent;
+        }
+
+        var sample = Path.Combine(root!.FullName, "docs", "samples", "appsettings.json");
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddJsonFile(sample, optional: false, reloadOnChange: false);
+        builder.Services.AddHttpCache("github", builder.Configuration.GetSection("CachedHttp"));
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        var options = host.Services.GetRequiredKeyedService<CacheBackend>("github").Options;
+        await host.StopAsync();
+
+        options.ExpireAfter.Should().Be(Expiration.After(TimeSpan.FromMinutes(15)));
+        options.UrlsExpireAfter.Should().HaveCount(2);
+    }
+
+    [Test]
     public void Collections_ReplaceTheDefaults_AndTakeCommaSeparatedValues()
     {
         var options = Bind(new()
