@@ -54,6 +54,15 @@ public static class DependencyInjection
         #endregion
     }
 
+    public static void Sqlite(IServiceCollection services)
+    {
+        #region sqlite
+        // The "github" client's cache, in a SQLite file that survives restarts.
+        services.AddSqliteHttpCache("~/.cache/my-app/http", options => options.ExpireAfter = TimeSpan.FromHours(1), name: "github");
+        services.AddHttpClient("github").AddHttpCaching();
+        #endregion
+    }
+
     public static void Backends(IServiceCollection services)
     {
         #region backends
