@@ -96,6 +96,7 @@ public partial class CacheBackend
                 var evicted = index.Variants[0];
                 index.Variants.RemoveAt(0);
                 await Responses.DeleteAsync(evicted, cancellationToken).ConfigureAwait(false);
+                CacheMetrics.Evicted(Name, "vary-limit");
             }
 
             index.DeleteAfter = deleteAfter is null || index.DeleteAfter is null && index.Variants.Count > 1 ? null : Later(index.DeleteAfter, deleteAfter);

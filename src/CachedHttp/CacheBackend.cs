@@ -301,6 +301,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
 
         deleted += await Responses.DeleteExpiredAsync(cancellationToken).ConfigureAwait(false);
         await Redirects.DeleteExpiredAsync(cancellationToken).ConfigureAwait(false);
+        CacheMetrics.Evicted(Name, "expired", deleted);
         return deleted;
     }
 

@@ -13,12 +13,14 @@ namespace CachedHttp;
 /// <para>
 /// Disposal: the handler chain is disposed when <c>disposeHandler</c> is true (the default). The backend is disposed
 /// when the session created it, or when its <see cref="CacheBackend.AutoClose"/> is on (the default for SQLite and
-/// files), as in the original library.
+/// files), as in the original library. A session over an existing pipeline
+/// (<see cref="CachedSession(HttpMessageHandler, bool)"/>) never disposes the backend.
 /// </para>
 /// </remarks>
 public class CachedSession : HttpClient, IAsyncDisposable
 {
     private readonly bool _ownsCache;
+    private readonly bool _closesCache;
     private int _disposed;
 
     /// <summary>Initializes a session with a new in-memory backend and the default inner handler.</summary>
@@ -39,12 +41,40 @@ public class CachedSession : HttpClient, IAsyncDisposable
     {
     }
 
+    /// <summary>
+    /// Initializes a session over an existing handler pipeline that contains a <see cref="CachingHandler"/>, such as
+    /// one from <c>IHttpMessageHandlerFactory.CreateHandler(name)</c> or a caching handler built by hand.
+    /// </summary>
+    /// <param name="handler">
+    /// The top of the pipeline; the first <see cref="CachingHandler"/> found by following
+    /// <see cref="DelegatingHandler.InnerHandler"/> from it becomes <see cref="Handler"/>.
+    /// </param>
+    /// <param name="disposeHandler">
+    /// Whether disposing the session disposes the pipeline; pass <see langword="false"/> for a pipeline that someone else
+    /// manages (the factory's).
+    /// </param>
+    /// <remarks>
+    /// The session never disposes the backend, whatever <see cref="CacheBackend.AutoClose"/> says: a pipeline's backend
+    /// belongs to whoever built the pipeline (a dependency-injection container disposes its singletons itself).
+    /// </remarks>
+    /// <exception cref="ArgumentException">No <see cref="CachingHandler"/> is in the pipeline.</exception>
+    public CachedSession(HttpMessageHandler handler, bool disposeHandler)
+        : this(handler, FindCachingHandler(handler), disposeHandler, ownsCache: false, closesCache: false)
+    {
+    }
+
     private CachedSession(CachingHandler handler, bool disposeHandler, bool ownsCache)
-        : base(handler, disposeHandler)
+        : this(handler, handler, disposeHandler, ownsCache, closesCache: true)
+    {
+    }
+
+    private CachedSession(HttpMessageHandler pipeline, CachingHandler handler, bool disposeHandler, bool ownsCache, bool closesCache)
+        : base(pipeline, disposeHandler)
     {
         Handler = handler;
         Cache = handler.Cache;
         _ownsCache = ownsCache;
+        _closesCache = closesCache;
     }
 
     /// <summary>Gets the backend.</summary>
@@ -99,7 +129,7 @@ public class CachedSession : HttpClient, IAsyncDisposable
         }
 
         base.Dispose(true);
-        if (_ownsCache || Cache.AutoClose)
+        if (_ownsCache || (_closesCache && Cache.AutoClose))
         {
             await Cache.DisposeAsync().ConfigureAwait(false);
         }
@@ -116,7 +146,7 @@ public class CachedSession : HttpClient, IAsyncDisposable
         }
 
         base.Dispose(disposing);
-        if (disposing && (_ownsCache || Cache.AutoClose))
+        if (disposing && (_ownsCache || (_closesCache && Cache.AutoClose)))
         {
             Cache.Dispose();
         }
@@ -126,6 +156,20 @@ public class CachedSession : HttpClient, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(cache);
         return innerHandler is null ? new CachingHandler(cache) : new CachingHandler(cache, innerHandler);
+    }
+
+    private static CachingHandler FindCachingHandler(HttpMessageHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        for (var current = handler; current is not null; current = (current as DelegatingHandler)?.InnerHandler)
+        {
+            if (current is CachingHandler caching)
+            {
+                return caching;
+            }
+        }
+
+        throw new ArgumentException("The handler pipeline has no CachingHandler (for an IHttpClientFactory client, call AddHttpCaching on its builder).", nameof(handler));
     }
 
     private static Uri? CreateUri(string? uri) => string.IsNullOrEmpty(uri) ? null : new Uri(uri, UriKind.RelativeOrAbsolute);

@@ -287,12 +287,14 @@ public partial class CachingHandler : DelegatingHandler
     private async ValueTask<CachedResponse?> SafeLookupAsync(string key, HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var activity = CacheActivitySource.StartStorage("read", Cache.Name);
         try
         {
             return (await Cache.LookupAsync(key, request, cancellationToken).ConfigureAwait(false)).Response;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            CacheActivitySource.Failed(activity, ex);
             Log.StorageFailed(Cache.Logger, ex, Cache.Name, "read");
             CacheMetrics.StorageError(Cache.Name, "read");
             return null;
@@ -306,6 +308,7 @@ public partial class CachingHandler : DelegatingHandler
     private async ValueTask<bool> SafeSaveAsync(string key, CachedResponse response, DateTimeOffset? deleteAfter)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var activity = CacheActivitySource.StartStorage("write", Cache.Name);
         try
         {
             // Not the caller's token: a response the caller has finished reading is stored even if it then cancels.
@@ -315,6 +318,7 @@ public partial class CachingHandler : DelegatingHandler
         }
         catch (Exception ex)
         {
+            CacheActivitySource.Failed(activity, ex);
             Log.StorageFailed(Cache.Logger, ex, Cache.Name, "write");
             CacheMetrics.StorageError(Cache.Name, "write");
             return false;

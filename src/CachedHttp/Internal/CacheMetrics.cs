@@ -18,6 +18,8 @@ internal static class CacheMetrics
 
     private static readonly Counter<long> StoredBytes = Meter.CreateCounter<long>("cachedhttp.stored.bytes", unit: "By", description: "Body bytes written to storage.");
 
+    private static readonly Counter<long> Evictions = Meter.CreateCounter<long>("cachedhttp.evictions", unit: "{entry}", description: "Stored entries removed by the cache itself (not by a caller), by reason: expired, vary-limit, size, ...");
+
     private static readonly Histogram<double> StorageDuration = Meter.CreateHistogram<double>("cachedhttp.storage.duration", unit: "s", description: "Duration of storage operations.");
 
     public static void Request(string result, string storage)
@@ -29,6 +31,18 @@ internal static class CacheMetrics
     public static void CorruptEntry(string storage) => CorruptEntries.Add(1, new KeyValuePair<string, object?>("backend", storage));
 
     public static void Stored(string storage, long bytes) => StoredBytes.Add(bytes, new KeyValuePair<string, object?>("backend", storage));
+
+    /// <summary>Counts entries the cache removed on its own, for a reason such as <c>expired</c>, <c>vary-limit</c> or <c>size</c>.</summary>
+    /// <param name="storage">The backend's storage name (the <c>backend</c> tag).</param>
+    /// <param name="reason">Why the entries were removed (the <c>reason</c> tag); a short fixed word, never a key.</param>
+    /// <param name="count">How many entries; nothing is recorded for zero.</param>
+    public static void Evicted(string storage, string reason, long count = 1)
+    {
+        if (count > 0)
+        {
+            Evictions.Add(count, new KeyValuePair<string, object?>("backend", storage), new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
 
     public static void Duration(string storage, string operation, long startTimestamp)
     {

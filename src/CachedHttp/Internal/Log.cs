@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace CachedHttp.Internal;
 
 /// <summary>Source-generated log messages with fixed event ids. Keys and URLs only at Debug.</summary>
+/// <remarks>Event ids 1-99 belong to this assembly, 100-199 to CachedHttp.DependencyInjection; an id never changes meaning.</remarks>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Cache {Result} for {Method} {Url} (key {Key})")]
