@@ -35,6 +35,17 @@ public enum ExpirationKind
 [TypeConverter(typeof(ExpirationTypeConverter))]
 public sealed class Expiration : IEquatable<Expiration>
 {
+    // ISO 8601 only: a lenient parse would take "1.2.3" or "May 3" (the year then comes from the system clock) as dates.
+    private static readonly string[] IsoFormats =
+    [
+        "yyyy'-'MM'-'dd",
+        "yyyy'-'MM'-'dd'T'HH':'mmK",
+        "yyyy'-'MM'-'dd'T'HH':'mm':'ssK",
+        "yyyy'-'MM'-'dd'T'HH':'mm':'ss.FFFFFFFK",
+        "yyyy'-'MM'-'dd' 'HH':'mm':'ssK",
+        "yyyy'-'MM'-'dd' 'HH':'mm':'ss.FFFFFFFK",
+    ];
+
     private Expiration(ExpirationKind kind, TimeSpan timeSpan = default, DateTimeOffset instant = default)
     {
         Kind = kind;
@@ -154,7 +165,7 @@ public sealed class Expiration : IEquatable<Expiration>
 
         // HTTP-date (RFC 9110 §5.6.7) first, then ISO 8601.
         if (DateTimeOffset.TryParseExact(text, "r", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var instant)
-            || DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant))
+            || DateTimeOffset.TryParseExact(text, IsoFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant))
         {
             expiration = At(instant);
             return true;
