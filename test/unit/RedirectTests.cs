@@ -65,6 +65,19 @@ public class RedirectTests
         cache.Stub.TotalCalls.Should().Be(3);
     }
 
+    [TestCase(A)]
+    [TestCase(B)]
+    public async Task Send_HitAfterRedirects_RequestUriIsTheFinalUrlAsOnTheLiveResponse(string url)
+    {
+        using var cache = new TestCache(stub: Chain(), followRedirects: true);
+        var (live, _) = await cache.GetAsync(A);
+
+        var (hit, _) = await cache.GetAsync(url);
+
+        hit.IsFromCache().Should().BeTrue();
+        hit.RequestMessage!.RequestUri.Should().Be(live.RequestMessage!.RequestUri).And.Be(new Uri(C));
+    }
+
     [Test]
     public async Task Send_RedirectNotFollowed_RedirectIsReturnedAndNotStored()
     {
