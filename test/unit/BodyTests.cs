@@ -246,7 +246,7 @@ public class BodyTests
 
         var pending = cache.Client.GetAsync(Url, cts.Token);
         await cache.Stub.WaitForCallsAsync(1);
-        await WaitUntil(() => source is not null);
+        await Eventually.Until(() => source is not null, "the stub created the body stream");
         await source!.FirstPartServed;
         cts.Cancel();
 
@@ -351,20 +351,6 @@ public class BodyTests
         for (Exception? current = exception; current is not null; current = current.InnerException)
         {
             yield return current;
-        }
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail("condition not met in time");
-            }
-
-            await Task.Delay(5);
         }
     }
 }

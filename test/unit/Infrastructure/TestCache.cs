@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CachedHttp.Tests.Unit.Infrastructure;
@@ -8,13 +7,13 @@ public sealed class TestCache : IDisposable
 {
     public static readonly DateTimeOffset Start = new(2030, 1, 1, 12, 0, 0, TimeSpan.Zero);
 
-    public TestCache(Action<CacheOptions>? configure = null, StubHandler? stub = null, bool followRedirects = false)
+    public TestCache(Action<CacheOptions>? configure = null, StubHandler? stub = null, bool followRedirects = false, Func<CacheOptions, CacheBackend>? backend = null)
     {
         Time = new FakeTimeProvider(Start);
         Options = new CacheOptions { TimeProvider = Time };
         configure?.Invoke(Options);
         Stub = stub ?? new StubHandler();
-        Backend = new CacheBackend(Options);
+        Backend = backend?.Invoke(Options) ?? new CacheBackend(Options);
         Handler = new CachingHandler(Backend, Stub) { FollowRedirects = followRedirects };
         Client = new HttpClient(Handler, disposeHandler: true);
     }
@@ -68,6 +67,22 @@ public sealed class TestCache : IDisposable
 public static class HttpDates
 {
     public static string Format(DateTimeOffset value) => value.ToUniversalTime().ToString("r", System.Globalization.CultureInfo.InvariantCulture);
+}
 
-    public static HttpStatusCode Status(int code) => (HttpStatusCode)code;
+public static class Eventually
+{
+    /// <summary>Waits (in real time, up to 10 s) until <paramref name="condition"/> holds.</summary>
+    public static async Task Until(Func<bool> condition, string because)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail("Timed out waiting until " + because);
+            }
+
+            await Task.Delay(5);
+        }
+    }
 }
