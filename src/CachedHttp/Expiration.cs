@@ -88,16 +88,16 @@ public sealed class Expiration : IEquatable<Expiration>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="seconds"/> is below -1.</exception>
     public static Expiration FromSeconds(double seconds)
     {
-        if (double.IsNaN(seconds) || double.IsInfinity(seconds) || seconds < -1 || (seconds < 0 && seconds != -1))
+        if (!IsValidSeconds(seconds))
         {
-            throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "Expiration seconds must be -1 (never), 0 (do not cache) or positive.");
+            throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "Expiration seconds must be -1 (never), 0 (do not cache) or positive and within the range of a TimeSpan.");
         }
 
         return seconds switch
         {
             -1 => Never,
             0 => DoNotCache,
-            _ => new Expiration(ExpirationKind.After, TimeSpan.FromSeconds(seconds)),
+            _ => After(TimeSpan.FromSeconds(seconds)),
         };
     }
 
@@ -141,7 +141,7 @@ public sealed class Expiration : IEquatable<Expiration>
 
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
         {
-            if (seconds < 0 && seconds != -1)
+            if (!IsValidSeconds(seconds))
             {
                 return false;
             }
@@ -209,6 +209,10 @@ public sealed class Expiration : IEquatable<Expiration>
 
     /// <summary>Compares two expirations for inequality.</summary>
     public static bool operator !=(Expiration? left, Expiration? right) => !(left == right);
+
+    // -1, 0, or a positive number of seconds that a TimeSpan can hold (beyond it, TimeSpan.FromSeconds overflows).
+    private static bool IsValidSeconds(double seconds)
+        => double.IsFinite(seconds) && (seconds >= 0 || seconds == -1) && seconds < TimeSpan.MaxValue.TotalSeconds;
 
     private static bool TryParseDuration(string text, out TimeSpan span)
     {
