@@ -201,6 +201,35 @@ public class ExpirationTests
         Expiration.TryParse(text, out _).Should().BeFalse();
     }
 
+    [TestCase("1e300")]
+    [TestCase("99999999999999999999")]
+    [TestCase("1e300s")]
+    [TestCase("NaN")]
+    [TestCase("Infinity")]
+    [TestCase("-Infinity")]
+    public void TryParse_NumberOutOfRange_ReturnsFalseWithoutThrowing(string text)
+    {
+        Expiration.TryParse(text, out _).Should().BeFalse();
+        FluentActions.Invoking(() => Expiration.Parse(text)).Should().Throw<FormatException>();
+    }
+
+    [Test]
+    public void FromSeconds_TooLargeForATimeSpan_ThrowsArgumentOutOfRange()
+    {
+        var act = () => Expiration.FromSeconds(1e300);
+
+        act.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("seconds");
+    }
+
+    [Test]
+    public void FromSeconds_LessThanATick_IsExpireImmediately()
+    {
+        var expiration = Expiration.FromSeconds(1e-9);
+
+        expiration.Should().Be(Expiration.ExpireImmediately);
+        Expiration.Parse(expiration.ToString()).Should().Be(expiration);
+    }
+
     [Test]
     public void Parse_Null_ThrowsArgumentNullException()
     {

@@ -79,6 +79,22 @@ public class RedirectTests
     }
 
     [Test]
+    public void SendSync_RedirectChain_FollowedStoredAndServed()
+    {
+        using var cache = new TestCache(stub: Chain(), followRedirects: true);
+
+        using (var live = cache.Client.Send(new HttpRequestMessage(HttpMethod.Get, A)))
+        {
+            live.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        using var hit = cache.Client.Send(new HttpRequestMessage(HttpMethod.Get, B));
+        hit.IsFromCache().Should().BeTrue();
+        new StreamReader(hit.Content.ReadAsStream()).ReadToEnd().Should().Be("final");
+        cache.Stub.TotalCalls.Should().Be(3);
+    }
+
+    [Test]
     public async Task Send_RedirectNotFollowed_RedirectIsReturnedAndNotStored()
     {
         using var cache = new TestCache(stub: Chain(), followRedirects: false);

@@ -170,6 +170,49 @@ public class RevalidationTests
     }
 
     [Test]
+    public async Task Send_ExpireImmediatelyWithValidator_RevalidatesOnEveryUse()
+    {
+        using var cache = new TestCache(o => o.ExpireAfter = Expiration.ExpireImmediately);
+        cache.Stub.RespondInSequence(Url, StubResponse.Ok("one").WithHeader("ETag", "\"v1\""), StubResponse.NotModified());
+
+        await cache.GetAsync(Url);
+        var (second, secondBody) = await cache.GetAsync(Url);
+        var (third, thirdBody) = await cache.GetAsync(Url);
+
+        secondBody.Should().Be("one");
+        thirdBody.Should().Be("one");
+        second.GetCacheInfo().Status.Should().Be(CacheStatus.Revalidated);
+        third.GetCacheInfo().Status.Should().Be(CacheStatus.Revalidated);
+        cache.Stub.RequestsTo(Url).Skip(1).Should().OnlyContain(r => r.Header("If-None-Match") == "\"v1\"");
+        cache.Stub.TotalCalls.Should().Be(3);
+    }
+
+    [Test]
+    public async Task Send_PerRequestInstantInThePast_IsStoredAlreadyExpired()
+    {
+        using var cache = new TestCache();
+
+        var (first, _) = await cache.GetAsync(Url, r => r.SetExpireAfter(TestCache.Start.AddMinutes(-1)));
+        var (second, _) = await cache.GetAsync(Url);
+
+        first.GetCacheInfo().ExpiresAt.Should().Be(TestCache.Start.AddMinutes(-1));
+        second.IsFromCache().Should().BeFalse();
+        cache.Stub.TotalCalls.Should().Be(2);
+    }
+
+    [Test]
+    public async Task Send_PerRequestInstantInTheFuture_ExpiresThen()
+    {
+        using var cache = new TestCache();
+        await cache.GetAsync(Url, r => r.SetExpireAfter(TestCache.Start.AddMinutes(30)));
+
+        cache.Time.Advance(TimeSpan.FromMinutes(29));
+        (await cache.GetAsync(Url)).Response.IsFromCache().Should().BeTrue();
+        cache.Time.Advance(TimeSpan.FromMinutes(1));
+        (await cache.GetAsync(Url)).Response.IsFromCache().Should().BeFalse();
+    }
+
+    [Test]
     public async Task ForceRefresh_FreshEntry_SkipsTheReadAndStoresTheNewResponse()
     {
         using var cache = Create(StubResponse.Ok("one").WithHeader("ETag", "\"v1\""), StubResponse.Ok("two"));
