@@ -401,6 +401,46 @@ public class CacheKeysTests
     }
 
     [Test]
+    public async Task Send_IgnoredQueryParameter_SharesOneEntryButIsStillSent()
+    {
+        using var cache = new TestCache(o => o.IgnoredParameters.Add("api_key"));
+
+        await cache.GetAsync("https://example.com/data?q=1&api_key=first");
+        var (second, _) = await cache.GetAsync("https://example.com/data?api_key=second&q=1");
+
+        second.IsFromCache().Should().BeTrue();
+        cache.Stub.TotalCalls.Should().Be(1);
+        cache.Stub.Requests.Single().Uri.Query.Should().Contain("api_key=first", "the parameter is ignored for keys, not removed from requests");
+    }
+
+    [Test]
+    public async Task Send_IncludeHeadersAndIgnoredHeader_SharesOneEntry()
+    {
+        using var cache = new TestCache(o =>
+        {
+            o.IncludeHeaders = true;
+            o.IgnoredParameters.Add("X-Request-Id");
+        });
+
+        await cache.GetAsync("https://example.com/data", r => r.Headers.Add("X-Request-Id", "1"));
+        var (second, _) = await cache.GetAsync("https://example.com/data", r => r.Headers.Add("X-Request-Id", "2"));
+
+        second.IsFromCache().Should().BeTrue();
+    }
+
+    [Test]
+    public async Task Send_PostWithJsonBodiesInDifferentKeyOrder_SharesOneEntry()
+    {
+        using var cache = new TestCache(o => o.AllowedMethods.Add("POST"));
+
+        (await cache.Client.PostAsync("https://example.com/query", new StringContent("""{"a":1,"b":[1,2]}""", Encoding.UTF8, "application/json"))).Dispose();
+        using var second = await cache.Client.PostAsync("https://example.com/query", new StringContent("""{"b":[1,2],"a":1}""", Encoding.UTF8, "application/json"));
+
+        second.IsFromCache().Should().BeTrue();
+        cache.Stub.TotalCalls.Should().Be(1);
+    }
+
+    [Test]
     public async Task Send_PostWithFormBodies_KeyedByContent()
     {
         using var cache = new TestCache(o => o.AllowedMethods.Add("POST"));

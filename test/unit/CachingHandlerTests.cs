@@ -451,6 +451,60 @@ public class CachingHandlerTests
     }
 
     [Test]
+    public async Task OnlyIfCached_Stored_IsServed()
+    {
+        using var cache = new TestCache();
+        await cache.GetAsync(Url);
+
+        var (response, body) = await cache.GetAsync(Url, r => r.SetOnlyIfCached());
+
+        response.IsFromCache().Should().BeTrue();
+        body.Should().Be("body of " + Url);
+        cache.Stub.TotalCalls.Should().Be(1);
+    }
+
+    [Test]
+    public async Task OnlyIfCached_NothingStored_GatewayTimeoutWithoutNetwork()
+    {
+        using var cache = new TestCache();
+
+        var (response, _) = await cache.GetAsync(Url, r => r.SetOnlyIfCached());
+
+        response.StatusCode.Should().Be(HttpStatusCode.GatewayTimeout);
+        response.GetCacheInfo().Status.Should().Be(CacheStatus.OnlyIfCachedMiss);
+        cache.Stub.TotalCalls.Should().Be(0);
+    }
+
+    [Test]
+    public async Task Send_VaryStar_IsNotStored()
+    {
+        using var cache = new TestCache();
+        cache.Stub.Respond(Url, StubResponse.Ok("x").WithHeader("Vary", "*"));
+
+        await cache.GetAsync(Url);
+        await cache.GetAsync(Url);
+
+        cache.Stub.TotalCalls.Should().Be(2);
+    }
+
+    [Test]
+    public void SendSync_Disabled_BypassesCache()
+    {
+        using var cache = new TestCache();
+        cache.Client.Send(new HttpRequestMessage(HttpMethod.Get, Url)).Dispose();
+
+        using (cache.Handler.Disable())
+        {
+            using var bypassed = cache.Client.Send(new HttpRequestMessage(HttpMethod.Get, Url));
+            bypassed.IsFromCache().Should().BeFalse();
+        }
+
+        using var hit = cache.Client.Send(new HttpRequestMessage(HttpMethod.Get, Url));
+        hit.IsFromCache().Should().BeTrue();
+        cache.Stub.TotalCalls.Should().Be(2);
+    }
+
+    [Test]
     public async Task Disable_InScope_BypassesCache()
     {
         using var cache = new TestCache();
