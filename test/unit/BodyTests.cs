@@ -120,6 +120,24 @@ public class BodyTests
     }
 
     [Test]
+    public async Task Miss_SlowChunkedBody_CallerGetsChunksAsTheyComeAndItIsStoredAtTheEnd()
+    {
+        using var cache = new TestCache();
+        ChunkedStream? source = null;
+        cache.Stub.Respond(Url, StubResponse.Ok().WithStream(() => source = new ChunkedStream(20 * 100, chunkSize: 100, delayPerChunk: TimeSpan.FromMilliseconds(5))));
+        using var live = await cache.Client.GetAsync(Url, HttpCompletionOption.ResponseHeadersRead);
+        await using var stream = await live.Content.ReadAsStreamAsync();
+
+        var firstChunk = new byte[100];
+        await stream.ReadExactlyAsync(firstChunk);
+        source!.BytesServed.Should().Be(100, "the caller reads each chunk as the origin sends it");
+        var rest = await ReadAllAsync(stream);
+
+        firstChunk.Concat(rest).Should().Equal(ChunkedStream.Expected(2000));
+        (await cache.StoredCountAsync()).Should().Be(1);
+    }
+
+    [Test]
     public void MissSync_ChunkedBodyReadWithSend_IsStored()
     {
         using var cache = new TestCache();
