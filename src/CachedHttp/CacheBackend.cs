@@ -373,9 +373,10 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     private static Uri ParseUrl(string url)
     {
         ArgumentException.ThrowIfNullOrEmpty(url);
-        return Uri.TryCreate(url, UriKind.Absolute, out var uri)
+        // On Unix "/path" parses as an absolute file:// URI: only HTTP URLs can have been cached.
+        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
             ? uri
-            : throw new ArgumentException($"'{url}' is not an absolute URL.", nameof(url));
+            : throw new ArgumentException($"'{url}' is not an absolute HTTP URL.", nameof(url));
     }
 
     internal string KeyForUrl(Uri url, string method)

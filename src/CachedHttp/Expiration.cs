@@ -35,6 +35,17 @@ public enum ExpirationKind
 [TypeConverter(typeof(ExpirationTypeConverter))]
 public sealed class Expiration : IEquatable<Expiration>
 {
+    // ISO 8601 only: a lenient parse would take "1.2.3" or "May 3" (the year then comes from the system clock) as dates.
+    private static readonly string[] IsoFormats =
+    [
+        "yyyy'-'MM'-'dd",
+        "yyyy'-'MM'-'dd'T'HH':'mmK",
+        "yyyy'-'MM'-'dd'T'HH':'mm':'ssK",
+        "yyyy'-'MM'-'dd'T'HH':'mm':'ss.FFFFFFFK",
+        "yyyy'-'MM'-'dd' 'HH':'mm':'ssK",
+        "yyyy'-'MM'-'dd' 'HH':'mm':'ss.FFFFFFFK",
+    ];
+
     private Expiration(ExpirationKind kind, TimeSpan timeSpan = default, DateTimeOffset instant = default)
     {
         Kind = kind;
@@ -77,16 +88,16 @@ public sealed class Expiration : IEquatable<Expiration>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="seconds"/> is below -1.</exception>
     public static Expiration FromSeconds(double seconds)
     {
-        if (double.IsNaN(seconds) || double.IsInfinity(seconds) || seconds < -1 || (seconds < 0 && seconds != -1))
+        if (!IsValidSeconds(seconds))
         {
-            throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "Expiration seconds must be -1 (never), 0 (do not cache) or positive.");
+            throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "Expiration seconds must be -1 (never), 0 (do not cache) or positive and within the range of a TimeSpan.");
         }
 
         return seconds switch
         {
             -1 => Never,
             0 => DoNotCache,
-            _ => new Expiration(ExpirationKind.After, TimeSpan.FromSeconds(seconds)),
+            _ => After(TimeSpan.FromSeconds(seconds)),
         };
     }
 
@@ -130,7 +141,7 @@ public sealed class Expiration : IEquatable<Expiration>
 
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
         {
-            if (seconds < 0 && seconds != -1)
+            if (!IsValidSeconds(seconds))
             {
                 return false;
             }
@@ -154,7 +165,7 @@ public sealed class Expiration : IEquatable<Expiration>
 
         // HTTP-date (RFC 9110 §5.6.7) first, then ISO 8601.
         if (DateTimeOffset.TryParseExact(text, "r", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var instant)
-            || DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant))
+            || DateTimeOffset.TryParseExact(text, IsoFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant))
         {
             expiration = At(instant);
             return true;
@@ -198,6 +209,10 @@ public sealed class Expiration : IEquatable<Expiration>
 
     /// <summary>Compares two expirations for inequality.</summary>
     public static bool operator !=(Expiration? left, Expiration? right) => !(left == right);
+
+    // -1, 0, or a positive number of seconds that a TimeSpan can hold (beyond it, TimeSpan.FromSeconds overflows).
+    private static bool IsValidSeconds(double seconds)
+        => double.IsFinite(seconds) && (seconds >= 0 || seconds == -1) && seconds < TimeSpan.MaxValue.TotalSeconds;
 
     private static bool TryParseDuration(string text, out TimeSpan span)
     {

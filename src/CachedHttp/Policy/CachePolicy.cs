@@ -162,7 +162,7 @@ internal static class CachePolicy
                 // §5.2.2.4: store, but never serve without validation.
                 expiresAt = now;
             }
-            else if (ExplicitLifetime(directives, response.Headers, response.ContentHeaders) is { } lifetime)
+            else if (ExplicitLifetime(directives, response.Headers, response.ContentHeaders, response.CreatedAt) is { } lifetime)
             {
                 // §4.2.1: max-age (s-maxage ignored: this is a private cache), else Expires - Date.
                 expiresAt = origin + lifetime;
@@ -295,7 +295,7 @@ internal static class CachePolicy
     }
 
     /// <summary>§4.2.1: the explicit freshness lifetime, or null when the response has none.</summary>
-    internal static TimeSpan? ExplicitLifetime(CacheControlDirectives directives, CachedHeaders headers, CachedHeaders contentHeaders)
+    internal static TimeSpan? ExplicitLifetime(CacheControlDirectives directives, CachedHeaders headers, CachedHeaders contentHeaders, DateTimeOffset? receivedAt = null)
     {
         if (directives.MaxAge is { } maxAge)
         {
@@ -314,7 +314,8 @@ internal static class CachePolicy
             return TimeSpan.Zero;
         }
 
-        var date = HttpDate.TryParse(headers.GetValue("Date"), out var d) ? d : (DateTimeOffset?)null;
+        // §4.2.1: without a Date, Expires is compared with the time the response was received.
+        var date = HttpDate.TryParse(headers.GetValue("Date"), out var d) ? d : receivedAt;
         return date is null ? null : Max(TimeSpan.Zero, expiresAt - date.Value);
     }
 
