@@ -412,7 +412,16 @@ public partial class CachingHandler
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(100));
-                using var response = await FetchAsync(copy, key, actions with { Revalidate = true }, stored, StoredUse.Revalidate, flight, sync: false, timeout.Token).ConfigureAwait(false);
+
+                // A revalidation that finished between this request's lookup and now has already refreshed the entry.
+                var current = await SafeLookupAsync(key, copy, timeout.Token).ConfigureAwait(false);
+                if (current is not null && CachePolicy.Evaluate(current, actions, Cache.Options, Cache.Now) == StoredUse.Fresh)
+                {
+                    flight.Complete(new FlightResult(current, null));
+                    return;
+                }
+
+                using var response = await FetchAsync(copy, key, actions with { Revalidate = true }, current ?? stored, StoredUse.Revalidate, flight, sync: false, timeout.Token).ConfigureAwait(false);
                 if (response.Content is not null)
                 {
                     await response.Content.LoadIntoBufferAsync(timeout.Token).ConfigureAwait(false);
