@@ -455,8 +455,10 @@ internal static class CachePolicy
 
     /// <summary>
     /// §4.3.4: whether a 304 (with these fields) selects the stored response for update. A strong ETag must match
-    /// strongly; a weak ETag or a Last-Modified must correspond; a 304 without any validator selects a stored response
-    /// without an entity tag (RFC 9110 §15.4.5 obliges a server to repeat an ETag, not a Last-Modified).
+    /// strongly; a weak ETag or a Last-Modified must correspond. A 304 without any validator selects the stored response:
+    /// this cache nominates exactly one stored response per conditional request, so the 304 can only be about it (§4.3.4's
+    /// third case, read for a cache that validates one response at a time; RFC 9110 §15.4.5 does not oblige a server to
+    /// repeat Last-Modified).
     /// </summary>
     public static bool SelectsForUpdate(CachedHeaders headers, CachedHeaders contentHeaders, CachedResponse stored)
     {
@@ -486,8 +488,8 @@ internal static class CachePolicy
             return false;
         }
 
-        // §4.3.4, third case (see the summary for why a stored Last-Modified alone does not prevent it).
-        return storedTag is null;
+        // §4.3.4, third case: no validator in the 304, and one nominated stored response.
+        return true;
     }
 
     /// <summary>

