@@ -230,7 +230,7 @@ internal static class CachePolicy
                 // §5.2.2.4: store, but never serve without validation.
                 expiresAt = now;
             }
-            else if (ExplicitLifetime(directives, response.Headers, response.ContentHeaders, now) is { } lifetime)
+            else if (ExplicitLifetime(directives, response.Headers, response.ContentHeaders, response.CreatedAt) is { } lifetime)
             {
                 // §4.2.1: max-age (s-maxage ignored: this is a private cache), else Expires - Date.
                 expiresAt = SafeAdd(origin, lifetime);
@@ -410,7 +410,7 @@ internal static class CachePolicy
         => options.CacheControl ? StaleIfErrorStatuses.Contains(status) : status >= 500;
 
     /// <summary>§4.2.1: the explicit freshness lifetime, or null when the response has none.</summary>
-    internal static TimeSpan? ExplicitLifetime(CacheControlDirectives directives, CachedHeaders headers, CachedHeaders contentHeaders, DateTimeOffset? responseTime = null)
+    internal static TimeSpan? ExplicitLifetime(CacheControlDirectives directives, CachedHeaders headers, CachedHeaders contentHeaders, DateTimeOffset? receivedAt = null)
     {
         if (directives.MaxAge is { } maxAge)
         {
@@ -431,9 +431,9 @@ internal static class CachePolicy
             return TimeSpan.Zero;
         }
 
-        // §4.2.1: Expires minus Date; without a (valid) Date, the time the response was received (RFC 9110 §6.6.1).
-        DateTimeOffset? date = HttpDate.TryParse(headers.GetValue("Date"), out var d) ? d : responseTime;
-        return date is null ? null : Min(Max(TimeSpan.Zero, expiresAt - date.Value), CacheControlDirectives.MaxDeltaSeconds);
+        // §4.2.1: without a Date, Expires is compared with the time the response was received.
+        var date = HttpDate.TryParse(headers.GetValue("Date"), out var d) ? d : receivedAt;
+        return date is null ? null : Max(TimeSpan.Zero, expiresAt - date.Value);
     }
 
     /// <summary>
