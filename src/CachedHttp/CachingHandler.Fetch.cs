@@ -345,13 +345,13 @@ public partial class CachingHandler
     }
 
     /// <summary>§4.4: a non-error response to an unsafe method invalidates the target URL and same-origin Location / Content-Location.</summary>
-    private async ValueTask InvalidateAsync(HttpRequestMessage request, HttpResponseMessage response, CancellationToken cancellationToken)
+    private async ValueTask InvalidateAsync(HttpRequestMessage request, Uri target, HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        var targets = new List<Uri> { request.RequestUri! };
+        var targets = new List<Uri> { target };
         foreach (var name in new[] { "Location", "Content-Location" })
         {
-            if (HeaderConversions.GetJoined(response, name) is { } value && Uri.TryCreate(request.RequestUri, value, out var uri)
-                && Uri.Compare(uri, request.RequestUri, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0)
+            if (HeaderConversions.GetJoined(response, name) is { } value && Uri.TryCreate(target, value, out var uri)
+                && Uri.Compare(uri, target, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0)
             {
                 targets.Add(uri);
             }
@@ -360,11 +360,11 @@ public partial class CachingHandler
         try
         {
             var keys = new List<string>();
-            foreach (var target in targets)
+            foreach (var url in targets)
             {
                 foreach (var method in new[] { HttpMethod.Get, HttpMethod.Head })
                 {
-                    using var probe = new HttpRequestMessage(method, target);
+                    using var probe = new HttpRequestMessage(method, url);
                     foreach (var header in request.Headers.NonValidated)
                     {
                         probe.Headers.TryAddWithoutValidation(header.Key, header.Value);

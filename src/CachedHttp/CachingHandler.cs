@@ -121,19 +121,25 @@ public partial class CachingHandler : DelegatingHandler
     {
         ArgumentNullException.ThrowIfNull(request);
         var options = Cache.Options;
-        if (IsDisabled || request.RequestUri is not { IsAbsoluteUri: true })
+        if (request.RequestUri is not { IsAbsoluteUri: true })
         {
             return Finish(await SendInnerAsync(request, sync, cancellationToken).ConfigureAwait(false), CacheStatus.Bypassed, null, null);
+        }
+
+        if (IsDisabled)
+        {
+            return Finish(await SendBypassingAsync(request, sync, cancellationToken).ConfigureAwait(false), CacheStatus.Bypassed, null, null);
         }
 
         var settings = ReadSettings(request);
         var actions = CachePolicy.ForRequest(request, options, settings);
         if (!options.AllowedMethods.Contains(request.Method.Method) || (actions.SkipRead && actions.SkipWrite && !actions.OnlyIfCached))
         {
-            var passed = await SendInnerAsync(request, sync, cancellationToken).ConfigureAwait(false);
+            var target = request.RequestUri;
+            var passed = await SendBypassingAsync(request, sync, cancellationToken).ConfigureAwait(false);
             if (options.CacheControl && IsUnsafe(request.Method) && (int)passed.StatusCode < 400)
             {
-                await InvalidateAsync(request, passed, cancellationToken).ConfigureAwait(false);
+                await InvalidateAsync(request, target, passed, cancellationToken).ConfigureAwait(false);
             }
 
             return Finish(passed, CacheStatus.Bypassed, null, null);
@@ -160,7 +166,7 @@ public partial class CachingHandler : DelegatingHandler
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Log.StorageFailed(Cache.Logger, ex, Cache.Name, "key");
-            return Finish(await SendInnerAsync(request, sync, cancellationToken).ConfigureAwait(false), CacheStatus.Bypassed, null, null);
+            return Finish(await SendBypassingAsync(request, sync, cancellationToken).ConfigureAwait(false), CacheStatus.Bypassed, null, null);
         }
 
         CachedResponse? stored = null;
@@ -374,6 +380,10 @@ public partial class CachingHandler : DelegatingHandler
             CacheMetrics.Duration(Cache.Name, "write", started);
         }
     }
+
+    /// <summary>Sends without caching, still following redirects when this handler does (the inner handler does not).</summary>
+    private async Task<HttpResponseMessage> SendBypassingAsync(HttpRequestMessage request, bool sync, CancellationToken cancellationToken)
+        => (await SendFollowingRedirectsAsync(request, sync, cancellationToken).ConfigureAwait(false)).Response;
 
     private async Task<HttpResponseMessage> SendInnerAsync(HttpRequestMessage request, bool sync, CancellationToken cancellationToken)
         => sync ? base.Send(request, cancellationToken) : await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
