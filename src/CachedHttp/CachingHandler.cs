@@ -275,6 +275,12 @@ public partial class CachingHandler : DelegatingHandler
     private HttpResponseMessage Serve(CachedResponse stored, HttpRequestMessage request, string key, CacheStatus status, bool revalidated = false)
     {
         RestoreCookies(stored);
+        if (stored.History.Count > 0)
+        {
+            // As on the live response (and as SocketsHttpHandler does): the request names the final URL of the redirects.
+            request.RequestUri = stored.Url;
+        }
+
         var response = stored.ToHttpResponseMessage(request);
         var now = Cache.Now;
         if (Cache.Options.CacheControl)
