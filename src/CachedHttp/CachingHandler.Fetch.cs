@@ -24,6 +24,7 @@ public partial class CachingHandler
         var conditional = !callerConditional && stored is not null && stored.HasValidators
             && (use == StoredUse.Revalidate || actions.Revalidate) && AddValidators(request, stored, options.Validators);
         var requestTime = Cache.Now;
+        var target = request.RequestUri!;
         HttpResponseMessage response;
         List<CachedRedirect> history;
         HttpRequestMessage finalRequest;
@@ -52,7 +53,7 @@ public partial class CachingHandler
         // §4.4: a non-error response to an unsafe method invalidates the target URI (and same-origin Location / Content-Location).
         if (options.CacheControl && IsUnsafe(request.Method) && status < 400)
         {
-            await InvalidateAsync(request, response, cancellationToken).ConfigureAwait(false);
+            await InvalidateAsync(request, target, response, cancellationToken).ConfigureAwait(false);
         }
 
         if (response.StatusCode == HttpStatusCode.NotModified && stored is not null && (conditional || callerConditional))
