@@ -424,9 +424,9 @@ internal static class CachePolicy
             return null;
         }
 
-        // §5.3: an invalid Expires (e.g. "0") means already expired; so do two Expires fields (their joined value is
-        // not a date: §4.2.1 allows "stale" for duplicates).
-        if (!HttpDate.TryParse(expiresText, out var expiresAt))
+        // §5.3: an Expires that is not an HTTP-date of RFC 9110 §5.6.7 (e.g. "0") means already expired; so do two
+        // Expires fields (their joined value is not a date: §4.2.1 allows "stale" for duplicates).
+        if (!StrictHttpDate.TryParse(expiresText, receivedAt, out var expiresAt))
         {
             return TimeSpan.Zero;
         }

@@ -52,6 +52,26 @@ public sealed class FreshnessTests
     public void S4_2_Freshness_Table(string response, int secondsLater, string expected)
         => Rfc.Outcome(response, secondsLater).Should().Be(expected);
 
+    // §5.3 with RFC 9110 §5.6.7: Expires must be an HTTP-date in one of the three forms; anything else is in the past.
+    [TestCase("Thu, 18 Aug 2050 02:01:18 GMT", true, TestName = "S5_3_ImfFixdate_Valid")]
+    [TestCase("Thursday, 18-Aug-50 02:01:18 GMT", true, TestName = "S5_3_Rfc850Date_Valid")]
+    [TestCase("Thu Aug 18 02:01:18 2050", true, TestName = "S5_3_AsctimeDate_Valid")]
+    [TestCase("Thu Aug  8 02:01:18 2050", true, TestName = "S5_3_AsctimeOneDigitDay_Valid")]
+    [TestCase("THU, 18 Aug 2050 02:01:18 GMT", true, TestName = "S5_3_WrongCaseWeekday_Accepted")]
+    [TestCase("Thu, 18 AUG 2050 02:01:18 GMT", true, TestName = "S5_3_WrongCaseMonth_Accepted")]
+    [TestCase("Thu, 18 Aug 2050 02:01:18 gMT", true, TestName = "S5_3_WrongCaseZone_Accepted")]
+    [TestCase("Thu, 18 Aug 2050 02:01:18 UTC", false, TestName = "S5_3_UtcZone_Invalid")]
+    [TestCase("Thu, 18 Aug 50 02:01:18 GMT", false, TestName = "S5_3_TwoDigitYear_Invalid")]
+    [TestCase("Thu 18 Aug 2050 02:01:18 GMT", false, TestName = "S5_3_MissingComma_Invalid")]
+    [TestCase("Thu, 18  Aug  2050 02:01:18 GMT", false, TestName = "S5_3_MultipleSpaces_Invalid")]
+    [TestCase("Thu, 18-Aug-2050 02:01:18 GMT", false, TestName = "S5_3_DateDashes_Invalid")]
+    [TestCase("Thu, 18 Aug 2050 02.01.18 GMT", false, TestName = "S5_3_TimePeriods_Invalid")]
+    [TestCase("Thu, 18 Aug 2050 2:01:18 GMT", false, TestName = "S5_3_OneDigitHour_Invalid")]
+    [TestCase("Thu, 31 Feb 2050 02:01:18 GMT", false, TestName = "S5_3_ImpossibleDay_Invalid")]
+    [TestCase("2050-08-18T02:01:18Z", false, TestName = "S5_3_Iso8601_Invalid")]
+    public void S5_3_ExpiresFormat_Table(string expires, bool valid)
+        => Rfc.Outcome($"Expires: {expires}|Date: @0", 10).Should().Be(valid ? "Fresh" : "NotStored");
+
     // §4.2.2: heuristics — a fraction (10%) of the time since Last-Modified, capped (1 day), for heuristically cacheable statuses.
     [TestCase("Last-Modified: @-86400|Date: @0", 200, 8000, "Fresh", TestName = "S4_2_2_TenPercentOfAge_Fresh")]
     [TestCase("Last-Modified: @-86400|Date: @0", 200, 9000, "Revalidate", TestName = "S4_2_2_TenPercentOfAge_ThenRevalidated")]
