@@ -7,11 +7,19 @@ namespace CachedHttp;
 /// <content>The read and write paths used by <see cref="CachingHandler"/>.</content>
 public partial class CacheBackend
 {
+    /// <summary>How many Vary lists an index remembers for one URL.</summary>
+    private const int MaxNameSets = 8;
+
     /// <summary>
     /// Finds the stored response for a key: the key itself, else its redirect alias; then, if the URL has Vary
     /// variants, the one the request selects. Undecodable entries, and entries the options no longer allow, are
     /// deleted and reported as a miss. Expired entries are returned: the caller decides.
     /// </summary>
+    /// <remarks>
+    /// RFC 9111 §4.1: a variant is selected by the request header values named in <em>its own</em> response's Vary. The
+    /// index remembers every Vary list its variants were stored with, so a variant stored under an older Vary list is
+    /// still found; when several variants match, the most recent (by Date) is used.
+    /// </remarks>
     internal async ValueTask<(CachedResponse? Response, string? StoredKey)> LookupAsync(string key, HttpRequestMessage? request, CancellationToken cancellationToken)
     {
         var storedKey = key;
@@ -32,7 +40,7 @@ public partial class CacheBackend
             }
         }
 
-        CachedResponse response;
+        CachedResponse? response;
         try
         {
             if (EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex)
@@ -42,16 +50,16 @@ public partial class CacheBackend
                     return default;
                 }
 
-                var index = EntrySerializer.DeserializeVaryIndex(bytes);
-                storedKey = VariantKey(storedKey, VaryValuesOf(request, index.Names));
-                bytes = await Responses.ReadAsync(storedKey, cancellationToken).ConfigureAwait(false);
-                if (bytes is null)
+                (response, storedKey) = await SelectVariantAsync(storedKey, EntrySerializer.DeserializeVaryIndex(bytes), request, cancellationToken).ConfigureAwait(false);
+                if (response is null)
                 {
                     return default;
                 }
             }
-
-            response = EntrySerializer.Deserialize(bytes);
+            else
+            {
+                response = EntrySerializer.Deserialize(bytes);
+            }
         }
         catch (CacheFormatException ex)
         {
@@ -78,6 +86,64 @@ public partial class CacheBackend
         return (response, storedKey);
     }
 
+    /// <summary>§4.1: the most recent variant whose own Vary values match the request, trying each Vary list the index knows.</summary>
+    private async ValueTask<(CachedResponse? Response, string StoredKey)> SelectVariantAsync(string urlKey, VaryIndex index, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        CachedResponse? best = null;
+        var bestKey = urlKey;
+        foreach (var names in NameSetsOf(index))
+        {
+            var variantKey = VariantKey(urlKey, VaryValuesOf(request, names));
+            var bytes = await Responses.ReadAsync(variantKey, cancellationToken).ConfigureAwait(false);
+            if (bytes is null)
+            {
+                continue;
+            }
+
+            CachedResponse candidate;
+            try
+            {
+                candidate = EntrySerializer.Deserialize(bytes);
+            }
+            catch (CacheFormatException ex)
+            {
+                Log.CorruptEntry(Logger, ex.Message);
+                CacheMetrics.CorruptEntry(Name);
+                await Responses.DeleteAsync(variantKey, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (VaryMatches(request, candidate.VaryValues) && (best is null || IsMoreRecent(candidate, best)))
+            {
+                best = candidate;
+                bestKey = variantKey;
+            }
+        }
+
+        return (best, bestKey);
+    }
+
+    /// <summary>§4.1: "the most recent response (as determined by the Date header field)", then the time it was stored.</summary>
+    private static bool IsMoreRecent(CachedResponse candidate, CachedResponse best)
+    {
+        var candidateDate = HttpDate.TryParse(candidate.Headers.GetValue("Date"), out var c) ? c : candidate.CreatedAt;
+        var bestDate = HttpDate.TryParse(best.Headers.GetValue("Date"), out var b) ? b : best.CreatedAt;
+        return candidateDate != bestDate ? candidateDate > bestDate : candidate.CreatedAt > best.CreatedAt;
+    }
+
+    /// <summary>The Vary lists of an index, most recent first, each once (older indexes know only <see cref="VaryIndex.Names"/>).</summary>
+    private static IEnumerable<List<string>> NameSetsOf(VaryIndex index)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var names in (IEnumerable<List<string>>)[index.Names, .. index.NameSets ?? []])
+        {
+            if (seen.Add(string.Join('\n', names)))
+            {
+                yield return names;
+            }
+        }
+    }
+
     /// <summary>Stores a response and its aliases; for a response with Vary, stores a variant and updates the URL's index.</summary>
     internal async ValueTask SaveAsync(string key, CachedResponse response, DateTimeOffset? deleteAfter, CancellationToken cancellationToken)
     {
@@ -88,7 +154,19 @@ public partial class CacheBackend
             var values = response.VaryValues.Count > 0 ? response.VaryValues : CachedHeaders.Empty;
             storedKey = VariantKey(key, values);
             var index = await ReadVaryIndexAsync(key, cancellationToken).ConfigureAwait(false) ?? new VaryIndex();
+
+            // Remember every Vary list in use (most recent first), so that each variant stays selectable by its own (§4.1).
+            var nameSets = new List<List<string>> { names };
+            foreach (var known in NameSetsOf(index))
+            {
+                if (known.Count > 0 && !known.SequenceEqual(names, StringComparer.Ordinal) && nameSets.Count < MaxNameSets)
+                {
+                    nameSets.Add(known);
+                }
+            }
+
             index.Names = names;
+            index.NameSets = nameSets.Count > 1 ? nameSets.Skip(1).ToList() : null;
             index.Variants.Remove(storedKey);
             index.Variants.Add(storedKey);
             if (index.Variants.Count > MaxVariants)
@@ -182,12 +260,27 @@ public partial class CacheBackend
         "accept", "accept-charset", "accept-encoding", "accept-language", "content-encoding", "content-type", "origin", "host",
     };
 
+    /// <summary>
+    /// §4.1: normalizes a selecting header value so that semantically equal values match: list members trimmed and
+    /// joined with a bare comma (so <c>" 1, 2 "</c>, <c>"1,2"</c> and two fields <c>1</c> and <c>2</c> are equal), inner
+    /// whitespace collapsed, no whitespace around <c>;</c>, lower-cased for headers whose values are case-insensitive, and
+    /// the members of <c>Accept-Encoding</c> sorted (their order carries no preference, RFC 9110 §12.5.3).
+    /// </summary>
     internal static string NormalizeVaryValue(string name, string value)
     {
         var parts = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(p => string.Join(' ', p.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).Replace(" ;", ";", StringComparison.Ordinal).Replace("; ", ";", StringComparison.Ordinal));
-        var joined = string.Join(",", parts);
-        return CaseInsensitiveHeaders.Contains(name) ? joined.ToLowerInvariant() : joined;
+        if (CaseInsensitiveHeaders.Contains(name))
+        {
+            parts = parts.Select(p => p.ToLowerInvariant());
+        }
+
+        if (name.Equals("accept-encoding", StringComparison.OrdinalIgnoreCase))
+        {
+            parts = parts.Order(StringComparer.Ordinal);
+        }
+
+        return string.Join(",", parts);
     }
 
     private async ValueTask<VaryIndex?> ReadVaryIndexAsync(string key, CancellationToken cancellationToken)

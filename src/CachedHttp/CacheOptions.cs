@@ -65,6 +65,12 @@ public sealed class CacheOptions
     public ISet<string> IgnoredParameters { get; set; } = new HashSet<string>(StringComparer.Ordinal);
 
     /// <summary>Gets or sets a value indicating whether Cache-Control, Expires and the other HTTP caching headers are honoured.</summary>
+    /// <remarks>
+    /// When on, the cache follows RFC 9111 as a private cache (see docs/rfc9111-compliance.md). Response headers decide
+    /// first, then request headers, then the per-request expiration, the URL pattern and the session default.
+    /// <see cref="AllowedCodes"/> and <see cref="AllowedMethods"/> remain gates: a response is stored only if RFC 9111
+    /// allows it and its status and method are allowed (a 404 with <c>max-age</c> is stored only if 404 is allowed).
+    /// </remarks>
     /// <value>The default value is <see langword="false"/>: expiration comes only from these options and per-request settings.</value>
     public bool CacheControl { get; set; }
 
@@ -121,7 +127,12 @@ public sealed class CacheOptions
     /// <value>The default value is 7 days.</value>
     public TimeSpan StaleRetention { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>Gets or sets a value indicating whether, in <see cref="CacheControl"/> mode, a response without explicit freshness gets a heuristic lifetime from its Last-Modified (RFC 9111 §4.2.2).</summary>
+    /// <summary>
+    /// Gets or sets a value indicating whether, in <see cref="CacheControl"/> mode, a response without explicit freshness gets a
+    /// heuristic lifetime from its Last-Modified (RFC 9111 §4.2.2): <see cref="HeuristicFraction"/> of the time since it was
+    /// modified, at most <see cref="HeuristicMaxAge"/>, for heuristically cacheable statuses (or <c>public</c> responses) only,
+    /// and only when no expiration was set by the request, a URL pattern or <see cref="ExpireAfter"/>.
+    /// </summary>
     /// <value>The default value is <see langword="true"/>.</value>
     public bool HeuristicFreshness { get; set; } = true;
 
@@ -140,6 +151,17 @@ public sealed class CacheOptions
     /// <summary>Gets or sets the logger factory used by the backend and the handlers.</summary>
     /// <value>The default value is <see langword="null"/> (no logging).</value>
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>
+    /// Gets or sets which validators are sent when a stored response is revalidated with a conditional request
+    /// (RFC 9111 §4.3.1): <c>If-None-Match</c> from its <c>ETag</c>, <c>If-Modified-Since</c> from its <c>Last-Modified</c>, or both.
+    /// </summary>
+    /// <remarks>
+    /// <see cref="ValidatorPreference.Both"/> is what RFC 9111 asks for; the others fall back to the other validator when
+    /// the preferred one is missing, so a stale response with any validator is still revalidated rather than fetched again.
+    /// </remarks>
+    /// <value>The default value is <see cref="ValidatorPreference.Both"/>.</value>
+    public ValidatorPreference Validators { get; set; } = ValidatorPreference.Both;
 
     /// <summary>Checks every option and throws on the first invalid one.</summary>
     /// <exception cref="ArgumentException">An option is invalid; <see cref="ArgumentException.ParamName"/> names it.</exception>
@@ -184,6 +206,7 @@ public sealed class CacheOptions
         Require(HeuristicFraction is >= 0 and <= 1, nameof(HeuristicFraction), "must be between 0 and 1");
         Require(HeuristicMaxAge >= TimeSpan.Zero, nameof(HeuristicMaxAge), "must not be negative");
         Require(TimeProvider is not null, nameof(TimeProvider), "must not be null");
+        Require(Enum.IsDefined(Validators), nameof(Validators), $"is {(int)Validators}, which is not a ValidatorPreference");
     }
 
     /// <summary>Copies these options (collections are copied too).</summary>
@@ -212,6 +235,7 @@ public sealed class CacheOptions
             HeuristicFreshness = HeuristicFreshness,
             HeuristicFraction = HeuristicFraction,
             HeuristicMaxAge = HeuristicMaxAge,
+            Validators = Validators,
         };
         copy._expireAfter = _expireAfter;
         copy.ExpireAfterIsSet = ExpireAfterIsSet;

@@ -15,11 +15,16 @@ public partial class CachingHandler
         StoredUse use,
         InFlight? flight,
         bool sync,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool callerConditional = false)
     {
         var options = Cache.Options;
-        var conditional = stored is not null && stored.HasValidators && (use == StoredUse.Revalidate || actions.Revalidate) && AddValidators(request, stored);
+
+        // §4.3.1: validate a stale (or refresh-requested) stored response with a conditional request of the cache's own.
+        var conditional = !callerConditional && stored is not null && stored.HasValidators
+            && (use == StoredUse.Revalidate || actions.Revalidate) && AddValidators(request, stored, options.Validators);
         var requestTime = Cache.Now;
+        var target = request.RequestUri!;
         HttpResponseMessage response;
         List<CachedRedirect> history;
         HttpRequestMessage finalRequest;
@@ -30,9 +35,9 @@ public partial class CachingHandler
         catch (Exception ex)
         {
             var callerCancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
-            if (!callerCancelled && stored is not null && CachePolicy.MayServeStaleOnError(stored, options, Cache.Now))
+            if (!callerCancelled && stored is not null && CachePolicy.MayServeStaleOnError(stored, options, Cache.Now, actions.Request))
             {
-                // RFC 5861 §4 / RFC 9111 §4.2.4: the origin failed; a stale response may be served.
+                // RFC 5861 §4 / RFC 9111 §4.2.4: the origin cannot be reached; a stale response may be served.
                 Log.ServedStaleOnError(Cache.Logger, ex);
                 flight?.Complete(new FlightResult(stored, null));
                 return Serve(stored, request, key, CacheStatus.Stale);
@@ -43,20 +48,41 @@ public partial class CachingHandler
         }
 
         var responseTime = Cache.Now;
-        if (conditional && response.StatusCode == HttpStatusCode.NotModified && stored is not null)
-        {
-            if (ValidatorMatches(response, stored))
-            {
-                response.Dispose();
-                var freshened = await FreshenAsync(key, stored, response, request, actions, requestTime, responseTime).ConfigureAwait(false);
-                flight?.Complete(new FlightResult(freshened, null));
-                return Serve(freshened, request, key, CacheStatus.Revalidated, revalidated: true);
-            }
+        var status = (int)response.StatusCode;
 
-            // §4.3.4: a 304 that selects no stored response cannot be used to update one: fetch the full response.
-            response.Dispose();
-            RemoveValidators(request);
-            return await FetchAsync(request, key, actions, stored: null, StoredUse.Unusable, flight, sync, cancellationToken).ConfigureAwait(false);
+        // §4.4: a non-error response to an unsafe method invalidates the target URI (and same-origin Location / Content-Location).
+        if (options.CacheControl && IsUnsafe(request.Method) && status < 400)
+        {
+            await InvalidateAsync(request, target, response, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (response.StatusCode == HttpStatusCode.NotModified && stored is not null && (conditional || callerConditional))
+        {
+            var headers = HeaderConversions.ToCached(response.Headers);
+            var contentHeaders = response.Content is null ? CachedHeaders.Empty : HeaderConversions.ToCached(response.Content.Headers);
+
+            // §4.3.4: a 304 updates the stored response it selects (by strong validator when it has one).
+            if (CachePolicy.SelectsForUpdate(headers, contentHeaders, stored))
+            {
+                var freshened = await FreshenAsync(key, stored, headers, contentHeaders, actions, requestTime, responseTime).ConfigureAwait(false);
+                if (conditional)
+                {
+                    // §4.3.3: the cache's own validation succeeded: serve the stored body with the updated fields.
+                    response.Dispose();
+                    flight?.Complete(new FlightResult(freshened, null));
+                    return Serve(freshened, request, key, CacheStatus.Revalidated, revalidated: true);
+                }
+
+                // §4.3.2: the caller asked the conditional question, so the 304 is its answer (passed on below).
+            }
+            else if (conditional)
+            {
+                // §4.3.4: a 304 that selects no stored response cannot update one, and the caller, who did not ask a
+                // conditional question, cannot use a 304: repeat the request unconditionally.
+                response.Dispose();
+                RemoveValidators(request);
+                return await FetchAsync(request, key, actions, stored: null, StoredUse.Unusable, flight, sync, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         if (conditional)
@@ -64,20 +90,33 @@ public partial class CachingHandler
             RemoveValidators(request);
         }
 
-        if (stored is not null && (int)response.StatusCode >= 500 && CachePolicy.MayServeStaleOnError(stored, options, responseTime))
+        if (stored is not null && CachePolicy.IsStaleIfErrorStatus(status, options) && CachePolicy.MayServeStaleOnError(stored, options, responseTime, actions.Request))
         {
-            // RFC 5861 §4: stale-if-error covers 5xx answers too.
+            // RFC 5861 §4: stale-if-error covers 500, 502, 503 and 504 answers too.
             Log.ServedStaleOnError(Cache.Logger, null);
             response.Dispose();
             flight?.Complete(new FlightResult(stored, null));
             return Serve(stored, request, key, CacheStatus.Stale);
         }
 
+        // §4.3.5: a 200 response to HEAD may freshen the stored GET response (or mark it stale).
+        if (options.CacheControl && request.Method == HttpMethod.Head && response.StatusCode == HttpStatusCode.OK)
+        {
+            await FreshenFromHeadAsync(finalRequest, response, actions, requestTime, responseTime).ConfigureAwait(false);
+        }
+
         var candidate = ResponseFactory.Create(response, finalRequest, ReadOnlyMemory<byte>.Empty, requestTime, responseTime, history, options);
+        candidate = CachePolicy.PrepareForStorage(candidate, options.CacheControl);
         var plan = CachePolicy.ForResponse(candidate, actions, options);
         if (!plan.Store)
         {
             Log.NotStored(Cache.Logger, plan.Reason ?? "not storable");
+            if (options.CacheControl && flight is not null)
+            {
+                // §4: only a reusable (stored) response satisfies the requests collapsed onto this one; they go to the origin.
+                flight.Complete(FlightResult.Retry);
+                flight = null;
+            }
         }
 
         if (response.Content is null || (!plan.Store && flight is null))
@@ -95,6 +134,7 @@ public partial class CachingHandler
         var storedCandidate = candidate;
         var deleteAfter = plan.DeleteAfter;
         var store = plan.Store;
+        var sharedFlight = flight;
 
         async ValueTask OnComplete(ReadOnlyMemory<byte> body)
         {
@@ -104,15 +144,15 @@ public partial class CachingHandler
                 await SafeSaveAsync(key, complete, deleteAfter).ConfigureAwait(false);
             }
 
-            flight?.Complete(new FlightResult(complete, null));
+            sharedFlight?.Complete(new FlightResult(complete, null));
         }
 
         var tee = new TeeContent(
             response.Content,
             options.MaxBodySize,
             OnComplete,
-            ex => flight?.Complete(ex is OperationCanceledException ? FlightResult.Retry : new FlightResult(null, ex)),
-            _ => flight?.Complete(FlightResult.Retry));
+            ex => sharedFlight?.Complete(ex is OperationCanceledException ? FlightResult.Retry : new FlightResult(null, ex)),
+            _ => sharedFlight?.Complete(FlightResult.Retry));
         response.Content = tee;
         var info = new CacheInfo(CacheStatus.Miss, key, responseTime, plan.ExpiresAt, false, false, plan.Store);
 
@@ -138,15 +178,10 @@ public partial class CachingHandler
         }
     }
 
-    /// <summary>§4.3.4: a 304 updates the stored headers and freshness; the stored body is kept.</summary>
-    private async ValueTask<CachedResponse> FreshenAsync(string key, CachedResponse stored, HttpResponseMessage notModified, HttpRequestMessage request, CacheActions actions, DateTimeOffset requestTime, DateTimeOffset responseTime)
+    /// <summary>§4.3.4: a 304 updates the stored fields and freshness (§3.2); the stored body is kept.</summary>
+    private async ValueTask<CachedResponse> FreshenAsync(string key, CachedResponse stored, CachedHeaders headers, CachedHeaders contentHeaders, CacheActions actions, DateTimeOffset requestTime, DateTimeOffset responseTime)
     {
-        var excluded = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "Content-Length", "Content-Encoding", "Transfer-Encoding", "Content-Range" };
-        var headers = stored.Headers.Merge(HeaderConversions.ToCached(notModified.Headers), excluded);
-        var contentHeaders = notModified.Content is null
-            ? stored.ContentHeaders
-            : stored.ContentHeaders.Merge(HeaderConversions.ToCached(notModified.Content.Headers).Where(h => !excluded.Contains(h.Key) && !h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)), excluded);
-        var updated = stored with { Headers = headers, ContentHeaders = contentHeaders, RequestTime = requestTime, CreatedAt = responseTime };
+        var updated = CachePolicy.Freshen(stored, headers, contentHeaders, requestTime, responseTime);
         var plan = CachePolicy.ForResponse(updated, actions with { SkipWrite = false }, Cache.Options);
         updated = updated with { ExpiresAt = plan.Store ? plan.ExpiresAt : responseTime };
         if (plan.Store)
@@ -157,18 +192,67 @@ public partial class CachingHandler
         return updated;
     }
 
-    /// <summary>Adds If-None-Match / If-Modified-Since from the stored validators (§4.3.1).</summary>
-    private static bool AddValidators(HttpRequestMessage request, CachedResponse stored)
+    /// <summary>
+    /// §4.3.5: a 200 response to HEAD updates the stored GET response of the same URL (and request headers, for Vary)
+    /// when its validators and Content-Length match; otherwise that stored response becomes stale.
+    /// </summary>
+    private async ValueTask FreshenFromHeadAsync(HttpRequestMessage request, HttpResponseMessage head, CacheActions actions, DateTimeOffset requestTime, DateTimeOffset responseTime)
     {
-        var added = false;
-        if (stored.ETag is { } etag)
+        var options = Cache.Options;
+        try
         {
-            added = request.Headers.TryAddWithoutValidation("If-None-Match", etag);
+            using var probe = new HttpRequestMessage(HttpMethod.Get, request.RequestUri);
+            foreach (var header in request.Headers.NonValidated)
+            {
+                probe.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+
+            var getKey = Cache.CreateKey(probe);
+            var stored = await SafeLookupAsync(getKey, probe, CancellationToken.None).ConfigureAwait(false);
+            if (stored is null)
+            {
+                return;
+            }
+
+            var headers = HeaderConversions.ToCached(head.Headers);
+            var contentHeaders = head.Content is null ? CachedHeaders.Empty : HeaderConversions.ToCached(head.Content.Headers);
+            if (CachePolicy.HeadMatches(headers, contentHeaders, stored))
+            {
+                var updated = CachePolicy.Freshen(stored, headers, contentHeaders, requestTime, responseTime);
+                var plan = CachePolicy.ForResponse(updated, actions with { SkipWrite = false }, options);
+                if (plan.Store)
+                {
+                    await SafeSaveAsync(getKey, updated with { ExpiresAt = plan.ExpiresAt }, plan.DeleteAfter).ConfigureAwait(false);
+                }
+            }
+            else if (!stored.IsExpired(responseTime))
+            {
+                // §4.3.5: "otherwise, the cache SHOULD consider the stored response to be stale".
+                var window = stored.HasValidators ? options.StaleRetention : TimeSpan.Zero;
+                window = new[] { window, options.StaleIfError ?? TimeSpan.Zero, options.StaleWhileRevalidate ?? TimeSpan.Zero }.Max();
+                await SafeSaveAsync(getKey, stored with { ExpiresAt = responseTime }, CachePolicy.SafeAdd(responseTime, window)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.StorageFailed(Cache.Logger, ex, Cache.Name, "head-update");
+            CacheMetrics.StorageError(Cache.Name, "head-update");
+        }
+    }
+
+    /// <summary>Adds If-None-Match / If-Modified-Since from the stored validators, as <see cref="CacheOptions.Validators"/> prefers (§4.3.1).</summary>
+    private static bool AddValidators(HttpRequestMessage request, CachedResponse stored, ValidatorPreference preference)
+    {
+        var (ifNoneMatch, ifModifiedSince) = CachePolicy.Validators(stored, preference);
+        var added = false;
+        if (ifNoneMatch is not null)
+        {
+            added = request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
         }
 
-        if (stored.ContentHeaders.GetValue("Last-Modified") is { } lastModified)
+        if (ifModifiedSince is not null)
         {
-            added |= request.Headers.TryAddWithoutValidation("If-Modified-Since", lastModified);
+            added |= request.Headers.TryAddWithoutValidation("If-Modified-Since", ifModifiedSince);
         }
 
         return added;
@@ -178,19 +262,6 @@ public partial class CachingHandler
     {
         request.Headers.Remove("If-None-Match");
         request.Headers.Remove("If-Modified-Since");
-    }
-
-    /// <summary>§4.3.4: the 304 selects the stored response if its strong validator matches, or it carries none.</summary>
-    private static bool ValidatorMatches(HttpResponseMessage notModified, CachedResponse stored)
-    {
-        var etag = HeaderConversions.GetJoined(notModified, "ETag");
-        if (etag is null || stored.ETag is null)
-        {
-            return true;
-        }
-
-        static string Opaque(string tag) => tag.Trim().StartsWith("W/", StringComparison.Ordinal) ? tag.Trim()[2..] : tag.Trim();
-        return Opaque(etag) == Opaque(stored.ETag);
     }
 
     private async Task<(HttpResponseMessage Response, List<CachedRedirect> History, HttpRequestMessage FinalRequest)> SendFollowingRedirectsAsync(HttpRequestMessage request, bool sync, CancellationToken cancellationToken)
@@ -328,13 +399,30 @@ public partial class CachingHandler
             copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
         }
 
-        copy.Content = request.Content;
+        if (request.Content is not null)
+        {
+            // Its own copy of the (already buffered) body: the caller may dispose its request before the revalidation runs.
+            copy.Content = new ByteArrayContent(request.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult());
+            foreach (var header in request.Content.Headers.NonValidated)
+            {
+                copy.Content.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
         _ = Task.Run(async () =>
         {
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(100));
-                using var response = await FetchAsync(copy, key, actions with { Revalidate = true }, stored, StoredUse.Revalidate, flight, sync: false, timeout.Token).ConfigureAwait(false);
+
+                // A revalidation that finished between this request's lookup and now has already refreshed the entry.
+                var current = await SafeLookupAsync(key, copy, timeout.Token).ConfigureAwait(false);
+                if (current is not null && CachePolicy.Evaluate(current, actions, Cache.Options, Cache.Now) == StoredUse.Fresh)
+                {
+                    flight.Complete(new FlightResult(current, null));
+                    return;
+                }
+
+                using var response = await FetchAsync(copy, key, actions with { Revalidate = true }, current ?? stored, StoredUse.Revalidate, flight, sync: false, timeout.Token).ConfigureAwait(false);
                 if (response.Content is not null)
                 {
                     await response.Content.LoadIntoBufferAsync(timeout.Token).ConfigureAwait(false);

@@ -30,6 +30,8 @@ public partial class CachingHandler : DelegatingHandler
         "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range",
     };
 
+    private static readonly string[] NotModifiedFields = ["Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary"];
+
     private readonly AsyncLocal<bool> _disabled = new();
     private CookieContainer? _cookies;
     private bool _cookiesResolved;
@@ -143,8 +145,10 @@ public partial class CachingHandler : DelegatingHandler
             return Finish(passed, CacheStatus.Bypassed, null, null);
         }
 
-        // A conditional request of the caller's own is theirs to handle: no stored response answers it.
-        if (request.Headers.NonValidated.Any(h => ConditionalHeaders.Contains(h.Key)))
+        // A conditional request of the caller's own: in CacheControl mode the cache evaluates If-None-Match /
+        // If-Modified-Since itself against a fresh stored response (§4.3.2); any other precondition is the origin's.
+        var callerConditional = request.Headers.NonValidated.Any(h => ConditionalHeaders.Contains(h.Key));
+        if (callerConditional && !(options.CacheControl && CachePolicy.CanEvaluatePreconditions(request.Method.Method, request.Headers.NonValidated.Contains)))
         {
             actions = actions with { SkipRead = true };
         }
@@ -173,15 +177,19 @@ public partial class CachingHandler : DelegatingHandler
             if (stored is not null)
             {
                 use = CachePolicy.Evaluate(stored, actions, options, Cache.Now);
+                if (use == StoredUse.StaleWhileRevalidate && !actions.OnlyIfCached)
+                {
+                    // RFC 5861 §3: serve now, revalidate in the background (not for only-if-cached: no origin contact).
+                    StartBackgroundRevalidation(request, key, stored, actions);
+                }
+
                 switch (use)
                 {
                     case StoredUse.Fresh:
-                        return Serve(stored, request, key, CacheStatus.Hit);
+                        return callerConditional ? AnswerPreconditions(stored, request, key, CacheStatus.Hit) : Serve(stored, request, key, CacheStatus.Hit);
                     case StoredUse.StaleAllowed:
-                        return Serve(stored, request, key, CacheStatus.Stale);
                     case StoredUse.StaleWhileRevalidate:
-                        StartBackgroundRevalidation(request, key, stored, actions);
-                        return Serve(stored, request, key, CacheStatus.Stale);
+                        return callerConditional ? AnswerPreconditions(stored, request, key, CacheStatus.Stale) : Serve(stored, request, key, CacheStatus.Stale);
                 }
             }
         }
@@ -192,7 +200,15 @@ public partial class CachingHandler : DelegatingHandler
             return Finish(new HttpResponseMessage(HttpStatusCode.GatewayTimeout) { RequestMessage = request, Content = new ByteArrayContent([]) }, CacheStatus.OnlyIfCachedMiss, key, null);
         }
 
-        if (!options.CoalesceRequests || actions.SkipRead)
+        if (callerConditional)
+        {
+            // §4.3.2: nothing fresh answers it: forward the caller's conditional request as it is; a 304 it gets may
+            // still freshen the stored response (§4.3.4). Never coalesced: its answer (a 304) is for this caller only.
+            return await FetchAsync(request, key, actions, stored, use, flight: null, sync, cancellationToken, callerConditional: true).ConfigureAwait(false);
+        }
+
+        // A range request is not coalesced in CacheControl mode: a 206 answers only the range asked for.
+        if (!options.CoalesceRequests || actions.SkipRead || (options.CacheControl && request.Headers.NonValidated.Contains("Range")))
         {
             return await FetchAsync(request, key, actions, stored, use, flight: null, sync, cancellationToken).ConfigureAwait(false);
         }
@@ -224,7 +240,9 @@ public partial class CachingHandler : DelegatingHandler
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
             }
 
-            if (result.Response is { } shared && (shared.VaryValues.Count == 0 || VaryMatches(request, shared)))
+            // In CacheControl mode a shared response is reused only if it is fresh for this request too (§4).
+            if (result.Response is { } shared && (shared.VaryValues.Count == 0 || VaryMatches(request, shared))
+                && (!options.CacheControl || CachePolicy.Evaluate(shared, actions, options, Cache.Now) == StoredUse.Fresh))
             {
                 return Serve(shared, request, key, CacheStatus.Hit);
             }
@@ -273,6 +291,38 @@ public partial class CachingHandler : DelegatingHandler
         }
 
         return Finish(response, status, key, new CacheInfo(status, key, stored.CreatedAt, stored.ExpiresAt, stored.IsExpired(now), revalidated, true));
+    }
+
+    /// <summary>
+    /// §4.3.2: answers a caller's own If-None-Match / If-Modified-Since from a usable stored response: a 304 when the
+    /// preconditions say "not modified", else the stored response itself.
+    /// </summary>
+    private HttpResponseMessage AnswerPreconditions(CachedResponse stored, HttpRequestMessage request, string key, CacheStatus status)
+    {
+        var outcome = CachePolicy.EvaluatePreconditions(
+            HeaderConversions.GetJoined(request, "If-None-Match"), HeaderConversions.GetJoined(request, "If-Modified-Since"), stored);
+        if (outcome != PreconditionOutcome.NotModified)
+        {
+            return Serve(stored, request, key, status);
+        }
+
+        var notModified = new HttpResponseMessage(HttpStatusCode.NotModified) { Version = stored.Version, RequestMessage = request, Content = new ByteArrayContent([]) };
+
+        // RFC 9110 §15.4.5: a 304 carries the fields a 200 would have that guide caches; nothing else about the content.
+        foreach (var name in NotModifiedFields)
+        {
+            if (stored.Headers.TryGetValues(name, out var values) || stored.ContentHeaders.TryGetValues(name, out values))
+            {
+                if (!notModified.Headers.TryAddWithoutValidation(name, values))
+                {
+                    notModified.Content.Headers.TryAddWithoutValidation(name, values);
+                }
+            }
+        }
+
+        // §5.1: the Age of a response served from the cache.
+        notModified.Headers.TryAddWithoutValidation("Age", ((long)CachePolicy.CurrentAge(stored, Cache.Now).TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return Finish(notModified, status, key, new CacheInfo(status, key, stored.CreatedAt, stored.ExpiresAt, stored.IsExpired(Cache.Now), false, true));
     }
 
     private HttpResponseMessage Finish(HttpResponseMessage response, CacheStatus status, string? key, CacheInfo? info)

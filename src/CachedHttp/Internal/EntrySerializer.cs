@@ -269,6 +269,9 @@ internal sealed class VaryIndex
 {
     public List<string> Names { get; set; } = [];
 
+    /// <summary>Older Vary lists still used by stored variants, most recent first (null in indexes written before it existed).</summary>
+    public List<List<string>>? NameSets { get; set; }
+
     public List<string> Variants { get; set; } = [];
 
     public DateTimeOffset? DeleteAfter { get; set; }

@@ -3,12 +3,18 @@ using System.Globalization;
 namespace CachedHttp.Policy;
 
 /// <summary>
-/// Parsed Cache-Control directives (RFC 9111 §5.2). Parsing never throws: unknown directives are ignored,
-/// quoted values are unquoted, the first occurrence of a duplicated directive wins, and an invalid delta-seconds
-/// value of a freshness directive counts as zero (stale), as §4.2.1 and §1.2.2 allow.
+/// Parsed Cache-Control directives (RFC 9111 §5.2). Parsing never throws. Directive names are case-insensitive;
+/// unknown directives are ignored (§5.2.3); quoted values are unquoted; when a directive appears more than once, the
+/// first occurrence wins (§4.2.1 allows "first occurrence" or "stale"); an invalid delta-seconds value counts as zero,
+/// so the response is stale (§4.2.1: "consider responses that have invalid freshness information to be stale"); a value
+/// too large saturates at 2^31 seconds (§1.2.2). A malformed directive (whitespace around <c>=</c>, an unterminated
+/// quoted string, a name that is not a token) is ignored as a whole.
 /// </summary>
 internal sealed class CacheControlDirectives
 {
+    /// <summary>2^31 seconds: the largest delta-seconds a cache must handle (§1.2.2).</summary>
+    public static readonly TimeSpan MaxDeltaSeconds = TimeSpan.FromSeconds(2147483648L);
+
     public static readonly CacheControlDirectives None = new();
 
     public TimeSpan? MaxAge { get; private set; }
@@ -44,6 +50,7 @@ internal sealed class CacheControlDirectives
 
     public bool MustUnderstand { get; private set; }
 
+    /// <summary>Gets a value indicating whether no well-formed directive was found.</summary>
     public bool IsEmpty { get; private set; } = true;
 
     public static CacheControlDirectives Parse(string? value)
@@ -57,12 +64,12 @@ internal sealed class CacheControlDirectives
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, argument) in Tokenize(value))
         {
+            result.IsEmpty = false;
             if (!seen.Add(name))
             {
-                continue;
+                continue; // §4.2.1: the first occurrence of a duplicated directive is used.
             }
 
-            result.IsEmpty = false;
             switch (name.ToLowerInvariant())
             {
                 case "max-age": result.MaxAge = Seconds(argument); break;
@@ -71,13 +78,13 @@ internal sealed class CacheControlDirectives
                 case "min-fresh": result.MinFresh = Seconds(argument); break;
                 case "stale-while-revalidate": result.StaleWhileRevalidate = Seconds(argument); break;
                 case "stale-if-error": result.StaleIfError = Seconds(argument); break;
-                case "no-cache": result.NoCache = true; break; // §5.2.2.4: a qualified no-cache is treated as unqualified.
+                case "no-cache": result.NoCache = true; break; // §5.2.2.4: a qualified no-cache is treated as unqualified (stricter, allowed).
                 case "no-store": result.NoStore = true; break;
                 case "only-if-cached": result.OnlyIfCached = true; break;
                 case "must-revalidate": result.MustRevalidate = true; break;
                 case "proxy-revalidate": result.ProxyRevalidate = true; break;
                 case "public": result.Public = true; break;
-                case "private": result.Private = true; break;
+                case "private": result.Private = true; break; // §5.2.2.7: binds shared caches only; field names irrelevant here.
                 case "immutable": result.Immutable = true; break;
                 case "no-transform": result.NoTransform = true; break;
                 case "must-understand": result.MustUnderstand = true; break;
@@ -88,7 +95,7 @@ internal sealed class CacheControlDirectives
         return result;
     }
 
-    /// <summary>delta-seconds (§1.2.2): digits only; too large saturates at 2^31; anything else is zero.</summary>
+    /// <summary>delta-seconds (§1.2.2): digits only; too large saturates at 2^31; anything else is zero (stale).</summary>
     private static TimeSpan Seconds(string? argument)
     {
         if (string.IsNullOrEmpty(argument) || !argument.All(char.IsAsciiDigit))
@@ -98,73 +105,127 @@ internal sealed class CacheControlDirectives
 
         return long.TryParse(argument, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds < 2147483648L
             ? TimeSpan.FromSeconds(seconds)
-            : TimeSpan.FromSeconds(2147483648L);
+            : MaxDeltaSeconds;
     }
 
+    private static bool IsWhitespace(char c) => c is ' ' or '\t';
+
+    /// <summary>
+    /// Splits <c>#cache-directive</c> (§5.2: <c>token [ "=" ( token / quoted-string ) ]</c>) into well-formed
+    /// directives; a malformed element is skipped up to the next comma outside a quoted string.
+    /// </summary>
     private static IEnumerable<(string Name, string? Argument)> Tokenize(string value)
     {
         var i = 0;
         while (i < value.Length)
         {
-            while (i < value.Length && (value[i] == ',' || char.IsWhiteSpace(value[i])))
+            while (i < value.Length && (value[i] == ',' || IsWhitespace(value[i])))
             {
                 i++;
+            }
+
+            if (i >= value.Length)
+            {
+                yield break;
             }
 
             var start = i;
-            while (i < value.Length && value[i] != '=' && value[i] != ',')
+            while (i < value.Length && CacheOptions.IsTokenChar(value[i]))
             {
                 i++;
             }
 
-            var name = value[start..i].Trim();
+            var name = value[start..i];
             string? argument = null;
-            if (i < value.Length && value[i] == '=')
+            var wellFormed = name.Length > 0;
+            if (wellFormed && i < value.Length && value[i] == '=')
             {
                 i++;
-                while (i < value.Length && char.IsWhiteSpace(value[i]))
-                {
-                    i++;
-                }
-
                 if (i < value.Length && value[i] == '"')
                 {
-                    i++;
-                    var builder = new System.Text.StringBuilder();
-                    while (i < value.Length && value[i] != '"')
-                    {
-                        if (value[i] == '\\' && i + 1 < value.Length)
-                        {
-                            i++;
-                        }
-
-                        builder.Append(value[i]);
-                        i++;
-                    }
-
-                    i++; // closing quote
-                    argument = builder.ToString();
-                    while (i < value.Length && value[i] != ',')
-                    {
-                        i++;
-                    }
+                    (argument, i, wellFormed) = ReadQuoted(value, i);
                 }
                 else
                 {
                     var argumentStart = i;
-                    while (i < value.Length && value[i] != ',')
+                    while (i < value.Length && CacheOptions.IsTokenChar(value[i]))
                     {
                         i++;
                     }
 
-                    argument = value[argumentStart..i].Trim();
+                    argument = value[argumentStart..i];
                 }
             }
 
-            if (name.Length > 0 && name.All(CacheOptions.IsTokenChar))
+            // After the directive only optional whitespace and then a comma (or the end) may follow.
+            while (i < value.Length && IsWhitespace(value[i]))
+            {
+                i++;
+            }
+
+            if (i < value.Length && value[i] != ',')
+            {
+                wellFormed = false;
+                i = SkipElement(value, i);
+            }
+
+            if (wellFormed)
             {
                 yield return (name, argument);
             }
         }
+    }
+
+    private static (string? Value, int Next, bool WellFormed) ReadQuoted(string value, int i)
+    {
+        var builder = new System.Text.StringBuilder();
+        i++; // opening quote
+        while (i < value.Length)
+        {
+            var c = value[i];
+            if (c == '"')
+            {
+                return (builder.ToString(), i + 1, true);
+            }
+
+            if (c == '\\' && i + 1 < value.Length)
+            {
+                i++;
+                c = value[i];
+            }
+
+            builder.Append(c);
+            i++;
+        }
+
+        return (null, i, false); // unterminated
+    }
+
+    /// <summary>Skips to the next comma that is not inside a quoted string.</summary>
+    private static int SkipElement(string value, int i)
+    {
+        var quoted = false;
+        while (i < value.Length)
+        {
+            var c = value[i];
+            if (quoted && c == '\\')
+            {
+                i += 2;
+                continue;
+            }
+
+            if (c == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (c == ',' && !quoted)
+            {
+                return i;
+            }
+
+            i++;
+        }
+
+        return i;
     }
 }
