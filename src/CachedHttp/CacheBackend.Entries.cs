@@ -15,6 +15,7 @@ public partial class CacheBackend
     internal async ValueTask<(CachedResponse? Response, string? StoredKey)> LookupAsync(string key, HttpRequestMessage? request, CancellationToken cancellationToken)
     {
         var storedKey = key;
+        var viaAlias = false;
         var bytes = await Responses.ReadAsync(key, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
         {
@@ -25,6 +26,7 @@ public partial class CacheBackend
             }
 
             storedKey = Encoding.UTF8.GetString(target);
+            viaAlias = true;
             bytes = await Responses.ReadAsync(storedKey, cancellationToken).ConfigureAwait(false);
             if (bytes is null)
             {
@@ -42,8 +44,8 @@ public partial class CacheBackend
                     return default;
                 }
 
-                var index = EntrySerializer.DeserializeVaryIndex(bytes);
-                storedKey = VariantKey(storedKey, VaryValuesOf(request, index.Names));
+                var index = Serializer.DeserializeVaryIndex(bytes, storedKey);
+                storedKey = VariantKey(storedKey, VaryValuesOf(request, index.Names, Options));
                 bytes = await Responses.ReadAsync(storedKey, cancellationToken).ConfigureAwait(false);
                 if (bytes is null)
                 {
@@ -51,13 +53,20 @@ public partial class CacheBackend
                 }
             }
 
-            response = EntrySerializer.Deserialize(bytes);
+            response = Serializer.Deserialize(bytes, storedKey);
         }
         catch (CacheFormatException ex)
         {
             Log.CorruptEntry(Logger, ex.Message);
-            CacheMetrics.CorruptEntry(Name);
+            CacheMetrics.RejectedEntry(Name, ex);
             await Responses.DeleteAsync(storedKey, cancellationToken).ConfigureAwait(false);
+            return default;
+        }
+
+        // Redirect aliases are not signed; an authentic response names its aliases, so a forged alias cannot point a URL
+        // at another URL's response.
+        if (viaAlias && Serializer.Authenticates && !response.AliasKeys.Contains(key, StringComparer.Ordinal))
+        {
             return default;
         }
 
@@ -99,12 +108,12 @@ public partial class CacheBackend
             }
 
             index.DeleteAfter = deleteAfter is null || index.DeleteAfter is null && index.Variants.Count > 1 ? null : Later(index.DeleteAfter, deleteAfter);
-            await Responses.WriteAsync(storedKey, EntrySerializer.Serialize(response), deleteAfter, cancellationToken).ConfigureAwait(false);
-            await Responses.WriteAsync(key, EntrySerializer.SerializeVaryIndex(index), index.DeleteAfter, cancellationToken).ConfigureAwait(false);
+            await Responses.WriteAsync(storedKey, Serializer.Serialize(response, storedKey), deleteAfter, cancellationToken).ConfigureAwait(false);
+            await Responses.WriteAsync(key, Serializer.SerializeVaryIndex(index, key), index.DeleteAfter, cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            await Responses.WriteAsync(key, EntrySerializer.Serialize(response), deleteAfter, cancellationToken).ConfigureAwait(false);
+            await Responses.WriteAsync(key, Serializer.Serialize(response, key), deleteAfter, cancellationToken).ConfigureAwait(false);
         }
 
         if (response.AliasKeys.Count > 0)
@@ -147,27 +156,37 @@ public partial class CacheBackend
             .ToList();
     }
 
-    /// <summary>The request's values of the named headers, normalized (§4.1: whitespace, and case where the header is case-insensitive).</summary>
-    internal static CachedHeaders VaryValuesOf(HttpRequestMessage request, IEnumerable<string> names)
+    /// <summary>
+    /// The request's values of the named headers, normalized (§4.1: whitespace, and case where the header is case-insensitive);
+    /// a credential's value is a keyed hash, so that it is never stored in clear.
+    /// </summary>
+    internal static CachedHeaders VaryValuesOf(HttpRequestMessage request, IEnumerable<string> names, CacheOptions options)
     {
         var fields = new List<KeyValuePair<string, string[]>>();
+        byte[]? credentialKey = null;
         foreach (var name in names)
         {
             var value = HeaderConversions.GetJoined(request, name);
-            fields.Add(new KeyValuePair<string, string[]>(name, value is null ? [] : [NormalizeVaryValue(name, value)]));
+            var normalized = value is null ? null : NormalizeVaryValue(name, value);
+            if (normalized is not null && Secrets.IsCredentialHeader(name, options))
+            {
+                normalized = Secrets.Hash(credentialKey ??= Secrets.CredentialKeyOf(options), normalized);
+            }
+
+            fields.Add(new KeyValuePair<string, string[]>(name, normalized is null ? [] : [normalized]));
         }
 
         return CachedHeaders.FromOwned([.. fields]);
     }
 
-    private static bool VaryMatches(HttpRequestMessage request, CachedHeaders stored)
+    private bool VaryMatches(HttpRequestMessage request, CachedHeaders stored)
     {
-        foreach (var field in stored)
+        var values = VaryValuesOf(request, stored.Select(f => f.Key), Options);
+        for (var i = 0; i < stored.Count; i++)
         {
-            var value = HeaderConversions.GetJoined(request, field.Key);
-            var normalized = value is null ? null : NormalizeVaryValue(field.Key, value);
-            var storedValue = field.Value.Length == 0 ? null : field.Value[0];
-            if (!string.Equals(normalized, storedValue, StringComparison.Ordinal))
+            var storedValue = stored[i].Value.Length == 0 ? null : stored[i].Value[0];
+            var value = values[i].Value.Length == 0 ? null : values[i].Value[0];
+            if (!string.Equals(value, storedValue, StringComparison.Ordinal))
             {
                 return false;
             }
@@ -199,7 +218,7 @@ public partial class CacheBackend
 
         try
         {
-            return EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex ? EntrySerializer.DeserializeVaryIndex(bytes) : null;
+            return EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex ? Serializer.DeserializeVaryIndex(bytes, key) : null;
         }
         catch (CacheFormatException)
         {

@@ -218,7 +218,7 @@ public partial class CachingHandler : DelegatingHandler
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
             }
 
-            if (result.Response is { } shared && (shared.VaryValues.Count == 0 || VaryMatches(request, shared)))
+            if (result.Response is { } shared && (shared.VaryValues.Count == 0 || VaryMatches(request, shared, options)))
             {
                 return Serve(shared, request, key, CacheStatus.Hit);
             }
@@ -227,9 +227,9 @@ public partial class CachingHandler : DelegatingHandler
         return await FetchAsync(request, key, actions, stored, use, flight: null, sync, cancellationToken).ConfigureAwait(false);
     }
 
-    private static bool VaryMatches(HttpRequestMessage request, CachedResponse shared)
+    private static bool VaryMatches(HttpRequestMessage request, CachedResponse shared, CacheOptions options)
     {
-        var values = CacheBackend.VaryValuesOf(request, shared.VaryValues.Select(v => v.Key));
+        var values = CacheBackend.VaryValuesOf(request, shared.VaryValues.Select(v => v.Key), options);
         return CacheBackend.VariantKey(string.Empty, values) == CacheBackend.VariantKey(string.Empty, shared.VaryValues);
     }
 
