@@ -284,6 +284,12 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
             try
             {
                 header = EntrySerializer.ReadClearHeader(entry.Value);
+                if (Serializer.LacksRequiredProtection(header))
+                {
+                    expired.Add(entry.Key); // never servable with these options (written before signing or encryption was on)
+                    continue;
+                }
+
                 if (header.Kind == EntryKind.VaryIndex)
                 {
                     continue;

@@ -104,7 +104,7 @@ public sealed class CacheSerializerOptions
     {
         if (!condition)
         {
-            throw new ArgumentException($"CacheOptions.{option} {problem}.", option);
+            throw new ArgumentException($"CacheOptions.{option}{(problem.StartsWith('[') ? string.Empty : " ")}{problem}.", option);
         }
     }
 }

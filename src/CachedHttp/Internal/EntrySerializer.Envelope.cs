@@ -114,6 +114,11 @@ internal sealed partial class EntrySerializer
         return new ClearHeader(CurrentVersion, kind, flags, expiresAt, HasExpiry: true);
     }
 
+    /// <summary>Tells whether an entry lacks a protection this serializer requires (so it can never be served here).</summary>
+    public bool LacksRequiredProtection(in ClearHeader header)
+        => (_signingKeys.Length > 0 && (header.Flags & EntryFlags.Signed) == 0)
+            || (_encryptionKeys.Length > 0 && (header.Flags & EntryFlags.Encrypted) == 0);
+
     private static EntryKind ParseKind(byte value)
         => value switch
         {
