@@ -16,8 +16,9 @@ namespace CachedHttp.Internal;
 ///  5  1  kind: 0 response, 1 Vary index
 ///  6  8  expires-at, Unix milliseconds (Int64.MaxValue: never) — readable without keys, for expiry sweeps
 /// 14  4  body length (uncompressed)
-/// 18  4  metadata length
-/// 22  4  signing key id                        (when signed)
+/// 18  4  stored body length (compressed, or the body length)
+/// 22  4  metadata length
+/// 26  4  signing key id                        (when signed)
 ///  .  4  encryption key id, 12 nonce           (when encrypted)
 ///  H  .  metadata JSON, then body (compressed when flagged) — AES-GCM ciphertext of both when encrypted
 ///  .  16 AES-GCM tag                           (when encrypted; associated data = bytes 0..H, storage key, its length)
@@ -31,7 +32,7 @@ internal sealed partial class EntrySerializer
     public const byte CurrentVersion = 2;
     private const byte Version1 = 1;
     private const int Version1HeaderSize = 10;
-    private const int FixedHeaderSize = 22;
+    private const int FixedHeaderSize = 26;
     private const int KeyIdSize = 4;
     private const int NonceSize = 12;
     private const int TagSize = 16;
@@ -186,7 +187,8 @@ internal sealed partial class EntrySerializer
             span[5] = (byte)kind;
             BinaryPrimitives.WriteInt64LittleEndian(span.Slice(6, 8), ToUnixMilliseconds(expiresAt));
             BinaryPrimitives.WriteUInt32LittleEndian(span.Slice(14, 4), (uint)body.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(span.Slice(18, 4), (uint)metadata.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(span.Slice(18, 4), (uint)storedBody.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(span.Slice(22, 4), (uint)metadata.Length);
             var offset = FixedHeaderSize;
             if (signer is not null)
             {
@@ -262,12 +264,17 @@ internal sealed partial class EntrySerializer
         }
 
         var bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(14, 4));
-        var metadataLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(18, 4));
+        var storedLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(18, 4));
+        var metadataLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(22, 4));
         var payloadLength = data.Length - headerSize - trailerSize;
-        if (metadataLength > (uint)payloadLength
-            || (compression == 0 && (ulong)metadataLength + bodyLength != (ulong)payloadLength))
+        if ((ulong)metadataLength + storedLength != (ulong)payloadLength)
         {
             throw new CacheFormatException(RejectReason.Truncated, "The entry's length does not match its header.");
+        }
+
+        if (compression == 0 && storedLength != bodyLength)
+        {
+            throw new CacheFormatException("The stored body length of an uncompressed body differs from its length.");
         }
 
         if (compression != 0 && bodyLength > (uint)_maxCompressedBody)

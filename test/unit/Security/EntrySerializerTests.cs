@@ -159,7 +159,7 @@ public class EntrySerializerTests
         var readerKey = NewKey(32, 2);
         var reader = new EntrySerializer(encrypt ? WithKeys(encryption: [readerKey]) : WithKeys(signing: [readerKey]));
         var bytes = writer.Serialize(Json(), Key);
-        System.Security.Cryptography.SHA256.HashData(readerKey).AsSpan(0, 4).CopyTo(bytes.AsSpan(22, 4));
+        System.Security.Cryptography.SHA256.HashData(readerKey).AsSpan(0, 4).CopyTo(bytes.AsSpan(26, 4));
 
         var act = () => reader.Deserialize(bytes, Key);
 
@@ -192,7 +192,7 @@ public class EntrySerializerTests
 
         after.Deserialize(old, Key).Body.ToArray().Should().Equal(Json().Body.ToArray());
         retired.Deserialize(fresh, Key).Body.ToArray().Should().Equal(Json().Body.ToArray());
-        BinaryPrimitives.ReadUInt32LittleEndian(fresh.AsSpan(22, 4)).Should().Be(BinaryPrimitives.ReadUInt32LittleEndian(System.Security.Cryptography.SHA256.HashData(newKey)));
+        BinaryPrimitives.ReadUInt32LittleEndian(fresh.AsSpan(26, 4)).Should().Be(BinaryPrimitives.ReadUInt32LittleEndian(System.Security.Cryptography.SHA256.HashData(newKey)));
         var act = () => retired.Deserialize(old, Key);
         act.Should().Throw<CacheFormatException>().Which.Reason.Should().Be(RejectReason.UnknownKey);
     }
@@ -344,7 +344,7 @@ public class EntrySerializerTests
         var first = serializer.Serialize(Json(), Key);
         var second = serializer.Serialize(Json(), Key);
 
-        first.AsSpan(26, 12).SequenceEqual(second.AsSpan(26, 12)).Should().BeFalse();
+        first.AsSpan(30, 12).SequenceEqual(second.AsSpan(30, 12)).Should().BeFalse();
         first.Should().NotEqual(second);
     }
 
