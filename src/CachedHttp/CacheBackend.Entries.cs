@@ -156,12 +156,17 @@ public partial class CacheBackend
             .ToList();
     }
 
+    /// <summary>The request's values of the named headers with default options (credentials hashed with the fixed key).</summary>
+    internal static CachedHeaders VaryValuesOf(HttpRequestMessage request, IEnumerable<string> names)
+        => VaryValuesOf(request, names, CacheKeys.DefaultOptions);
+
     /// <summary>
     /// The request's values of the named headers, normalized (§4.1: whitespace, and case where the header is case-insensitive);
     /// a credential's value is a keyed hash, so that it is never stored in clear.
     /// </summary>
     internal static CachedHeaders VaryValuesOf(HttpRequestMessage request, IEnumerable<string> names, CacheOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var fields = new List<KeyValuePair<string, string[]>>();
         byte[]? credentialKey = null;
         foreach (var name in names)

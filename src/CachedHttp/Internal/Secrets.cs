@@ -52,6 +52,11 @@ internal static class Secrets
             return true;
         }
 
+        if (secrets is HashSet<string> set && ReferenceEquals(set.Comparer, StringComparer.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
         foreach (var candidate in secrets)
         {
             if (string.Equals(candidate, name, StringComparison.OrdinalIgnoreCase))
