@@ -29,8 +29,12 @@ public static class CacheKeys
 {
     /// <summary>Creates the cache key of a request.</summary>
     /// <param name="request">A request with an absolute URI. Its content, if any, is read (buffer it first if it is a one-shot stream).</param>
-    /// <param name="options">The options that shape keys (ignored parameters, headers); defaults when null.</param>
+    /// <param name="options">The options that shape keys (ignored parameters, headers, credential key); defaults when null.</param>
     /// <exception cref="ArgumentException">The request has no absolute URI.</exception>
+    /// <remarks>
+    /// The key of a request with credentials or secret parameters depends on the credential key of the options (see
+    /// <see cref="CacheOptions.CredentialKey"/>): use <see cref="CacheBackend.CreateKey"/> to get the key a backend uses.
+    /// </remarks>
     public static string CreateKey(HttpRequestMessage request, CacheOptions? options = null)
         => KeyBuilder.For(request, options ?? DefaultOptions).KeyFor(request.Method.Method, request.RequestUri!);
 
