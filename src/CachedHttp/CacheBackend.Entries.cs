@@ -23,6 +23,7 @@ public partial class CacheBackend
     internal async ValueTask<(CachedResponse? Response, string? StoredKey)> LookupAsync(string key, HttpRequestMessage? request, CancellationToken cancellationToken)
     {
         var storedKey = key;
+        var viaAlias = false;
         var bytes = await Responses.ReadAsync(key, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
         {
@@ -33,6 +34,7 @@ public partial class CacheBackend
             }
 
             storedKey = Encoding.UTF8.GetString(target);
+            viaAlias = true;
             bytes = await Responses.ReadAsync(storedKey, cancellationToken).ConfigureAwait(false);
             if (bytes is null)
             {
@@ -50,7 +52,7 @@ public partial class CacheBackend
                     return default;
                 }
 
-                (response, storedKey) = await SelectVariantAsync(storedKey, EntrySerializer.DeserializeVaryIndex(bytes), request, cancellationToken).ConfigureAwait(false);
+                (response, storedKey) = await SelectVariantAsync(storedKey, Serializer.DeserializeVaryIndex(bytes, storedKey), request, cancellationToken).ConfigureAwait(false);
                 if (response is null)
                 {
                     return default;
@@ -58,14 +60,21 @@ public partial class CacheBackend
             }
             else
             {
-                response = EntrySerializer.Deserialize(bytes);
+                response = Serializer.Deserialize(bytes, storedKey);
             }
         }
         catch (CacheFormatException ex)
         {
             Log.CorruptEntry(Logger, ex.Message);
-            CacheMetrics.CorruptEntry(Name);
+            CacheMetrics.RejectedEntry(Name, ex);
             await Responses.DeleteAsync(storedKey, cancellationToken).ConfigureAwait(false);
+            return default;
+        }
+
+        // Redirect aliases are not signed; an authentic response names its aliases, so a forged alias cannot point a URL
+        // at another URL's response.
+        if (viaAlias && Serializer.Authenticates && !response.AliasKeys.Contains(key, StringComparer.Ordinal))
+        {
             return default;
         }
 
@@ -93,7 +102,7 @@ public partial class CacheBackend
         var bestKey = urlKey;
         foreach (var names in NameSetsOf(index))
         {
-            var variantKey = VariantKey(urlKey, VaryValuesOf(request, names));
+            var variantKey = VariantKey(urlKey, VaryValuesOf(request, names, Options));
             var bytes = await Responses.ReadAsync(variantKey, cancellationToken).ConfigureAwait(false);
             if (bytes is null)
             {
@@ -103,12 +112,12 @@ public partial class CacheBackend
             CachedResponse candidate;
             try
             {
-                candidate = EntrySerializer.Deserialize(bytes);
+                candidate = Serializer.Deserialize(bytes, variantKey);
             }
             catch (CacheFormatException ex)
             {
                 Log.CorruptEntry(Logger, ex.Message);
-                CacheMetrics.CorruptEntry(Name);
+                CacheMetrics.RejectedEntry(Name, ex);
                 await Responses.DeleteAsync(variantKey, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -178,12 +187,12 @@ public partial class CacheBackend
             }
 
             index.DeleteAfter = deleteAfter is null || index.DeleteAfter is null && index.Variants.Count > 1 ? null : Later(index.DeleteAfter, deleteAfter);
-            await Responses.WriteAsync(storedKey, EntrySerializer.Serialize(response), deleteAfter, cancellationToken).ConfigureAwait(false);
-            await Responses.WriteAsync(key, EntrySerializer.SerializeVaryIndex(index), index.DeleteAfter, cancellationToken).ConfigureAwait(false);
+            await Responses.WriteAsync(storedKey, Serializer.Serialize(response, storedKey), deleteAfter, cancellationToken).ConfigureAwait(false);
+            await Responses.WriteAsync(key, Serializer.SerializeVaryIndex(index, key), index.DeleteAfter, cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            await Responses.WriteAsync(key, EntrySerializer.Serialize(response), deleteAfter, cancellationToken).ConfigureAwait(false);
+            await Responses.WriteAsync(key, Serializer.Serialize(response, key), deleteAfter, cancellationToken).ConfigureAwait(false);
         }
 
         if (response.AliasKeys.Count > 0)
@@ -226,27 +235,42 @@ public partial class CacheBackend
             .ToList();
     }
 
-    /// <summary>The request's values of the named headers, normalized (§4.1: whitespace, and case where the header is case-insensitive).</summary>
+    /// <summary>The request's values of the named headers with default options (credentials hashed with the fixed key).</summary>
     internal static CachedHeaders VaryValuesOf(HttpRequestMessage request, IEnumerable<string> names)
+        => VaryValuesOf(request, names, CacheKeys.DefaultOptions);
+
+    /// <summary>
+    /// The request's values of the named headers, normalized (§4.1: whitespace, and case where the header is case-insensitive);
+    /// a credential's value is a keyed hash, so that it is never stored in clear.
+    /// </summary>
+    internal static CachedHeaders VaryValuesOf(HttpRequestMessage request, IEnumerable<string> names, CacheOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var fields = new List<KeyValuePair<string, string[]>>();
+        byte[]? credentialKey = null;
         foreach (var name in names)
         {
             var value = HeaderConversions.GetJoined(request, name);
-            fields.Add(new KeyValuePair<string, string[]>(name, value is null ? [] : [NormalizeVaryValue(name, value)]));
+            var normalized = value is null ? null : NormalizeVaryValue(name, value);
+            if (normalized is not null && Secrets.IsCredentialHeader(name, options))
+            {
+                normalized = Secrets.Hash(credentialKey ??= Secrets.CredentialKeyOf(options), normalized);
+            }
+
+            fields.Add(new KeyValuePair<string, string[]>(name, normalized is null ? [] : [normalized]));
         }
 
         return CachedHeaders.FromOwned([.. fields]);
     }
 
-    private static bool VaryMatches(HttpRequestMessage request, CachedHeaders stored)
+    private bool VaryMatches(HttpRequestMessage request, CachedHeaders stored)
     {
-        foreach (var field in stored)
+        var values = VaryValuesOf(request, stored.Select(f => f.Key), Options);
+        for (var i = 0; i < stored.Count; i++)
         {
-            var value = HeaderConversions.GetJoined(request, field.Key);
-            var normalized = value is null ? null : NormalizeVaryValue(field.Key, value);
-            var storedValue = field.Value.Length == 0 ? null : field.Value[0];
-            if (!string.Equals(normalized, storedValue, StringComparison.Ordinal))
+            var storedValue = stored[i].Value.Length == 0 ? null : stored[i].Value[0];
+            var value = values[i].Value.Length == 0 ? null : values[i].Value[0];
+            if (!string.Equals(value, storedValue, StringComparison.Ordinal))
             {
                 return false;
             }
@@ -293,7 +317,7 @@ public partial class CacheBackend
 
         try
         {
-            return EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex ? EntrySerializer.DeserializeVaryIndex(bytes) : null;
+            return EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex ? Serializer.DeserializeVaryIndex(bytes, key) : null;
         }
         catch (CacheFormatException)
         {

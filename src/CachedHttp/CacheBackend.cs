@@ -45,6 +45,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         Responses = responses;
         Redirects = redirects;
         Logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CachedHttp");
+        Serializer = new EntrySerializer(Options);
     }
 
     /// <summary>Initializes a backend whose stores are created from its validated options.</summary>
@@ -57,6 +58,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         Responses = createStore(Options, "responses");
         Redirects = createStore(Options, "redirects");
         Logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CachedHttp");
+        Serializer = new EntrySerializer(Options);
     }
 
     /// <summary>Gets the options.</summary>
@@ -78,6 +80,9 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     protected virtual bool AutoCloseByDefault => false;
 
     internal ILogger Logger { get; }
+
+    /// <summary>The stored format with this backend's compression, signing and encryption (read from the options once, at construction).</summary>
+    internal EntrySerializer Serializer { get; }
 
     /// <summary>Origin requests in flight, by key, shared by every handler of this backend (request coalescing).</summary>
     internal System.Collections.Concurrent.ConcurrentDictionary<string, InFlight> InFlight { get; } = new(StringComparer.Ordinal);
@@ -181,7 +186,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
             var bytes = await Responses.ReadAsync(targetKey, cancellationToken).ConfigureAwait(false);
             if (bytes is not null)
             {
-                CollectDependents(bytes, responseKeys, aliasKeys);
+                CollectDependents(bytes, targetKey, responseKeys, aliasKeys);
             }
         }
 
@@ -211,6 +216,10 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Lists the URLs of stored responses (each once), reading only entry metadata.</summary>
+    /// <remarks>
+    /// URLs are listed as stored: the values of <see cref="CacheOptions.SecretParameters"/> are <c>REDACTED</c>. With
+    /// encryption on, each entry is decrypted (metadata and body are encrypted together).
+    /// </remarks>
     /// <param name="includeExpired">Whether to list URLs whose response has expired.</param>
     /// <param name="cancellationToken">A token to cancel the enumeration.</param>
     public async IAsyncEnumerable<string> GetUrlsAsync(bool includeExpired = true, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -219,7 +228,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         var now = Now;
         await foreach (var entry in Responses.GetEntriesAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (TryReadMetadata(entry.Value) is { Url: { } url } metadata
+            if (TryReadMetadata(entry.Value, entry.Key) is { Url: { } url } metadata
                 && (includeExpired || metadata.ExpiresAt is null || metadata.ExpiresAt > now)
                 && seen.Add(url))
             {
@@ -244,7 +253,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
                     continue;
                 }
 
-                response = EntrySerializer.Deserialize(entry.Value);
+                response = Serializer.Deserialize(entry.Value, entry.Key);
             }
             catch (CacheFormatException)
             {
@@ -270,21 +279,43 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         var aliases = new List<string>();
         await foreach (var entry in Responses.GetEntriesAsync(cancellationToken).ConfigureAwait(false))
         {
-            var metadata = TryReadMetadata(entry.Value);
-            if (metadata is null)
+            EntrySerializer.ClearHeader header;
+            StoredResponse? metadata = null;
+            try
             {
-                if (!IsVaryIndex(entry.Value))
+                header = EntrySerializer.ReadClearHeader(entry.Value);
+                if (Serializer.LacksRequiredProtection(header))
                 {
-                    expired.Add(entry.Key); // undecodable: remove it too
+                    expired.Add(entry.Key); // never servable with these options (written before signing or encryption was on)
+                    continue;
+                }
+
+                if (header.Kind == EntryKind.VaryIndex)
+                {
+                    continue;
+                }
+
+                // Version 2 keeps the expiry time in clear: a sweep needs no key, and one with the wrong keys deletes only what has expired.
+                if (!header.HasExpiry)
+                {
+                    metadata = Serializer.ReadMetadata(entry.Value, entry.Key);
+                }
+            }
+            catch (CacheFormatException ex)
+            {
+                if (ex.IsUnreadable)
+                {
+                    expired.Add(entry.Key); // undecodable, or never servable with these options: remove it too
                 }
 
                 continue;
             }
 
-            if (metadata.ExpiresAt is { } expires && expires <= now)
+            var expiresAt = header.HasExpiry ? header.ExpiresAt : metadata!.ExpiresAt;
+            if (expiresAt is { } expires && expires <= now)
             {
                 expired.Add(entry.Key);
-                aliases.AddRange(metadata.Aliases ?? []);
+                aliases.AddRange((metadata ?? TryReadMetadata(entry.Value, entry.Key))?.Aliases ?? []);
             }
         }
 
@@ -385,17 +416,17 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         return CreateKey(request);
     }
 
-    private static void CollectDependents(byte[] bytes, List<string> responseKeys, List<string> aliasKeys)
+    private void CollectDependents(byte[] bytes, string key, List<string> responseKeys, List<string> aliasKeys)
     {
         try
         {
             if (EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex)
             {
-                responseKeys.AddRange(EntrySerializer.DeserializeVaryIndex(bytes).Variants);
+                responseKeys.AddRange(Serializer.DeserializeVaryIndex(bytes, key).Variants);
             }
             else
             {
-                aliasKeys.AddRange(EntrySerializer.ReadMetadata(bytes, out _).Aliases ?? []);
+                aliasKeys.AddRange(Serializer.ReadMetadata(bytes, key).Aliases ?? []);
             }
         }
         catch (CacheFormatException)
@@ -404,27 +435,15 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         }
     }
 
-    private static StoredResponse? TryReadMetadata(byte[] bytes)
+    private StoredResponse? TryReadMetadata(byte[] bytes, string key)
     {
         try
         {
-            return EntrySerializer.ReadKind(bytes) == EntryKind.Response ? EntrySerializer.ReadMetadata(bytes, out _) : null;
+            return EntrySerializer.ReadKind(bytes) == EntryKind.Response ? Serializer.ReadMetadata(bytes, key) : null;
         }
         catch (CacheFormatException)
         {
             return null;
-        }
-    }
-
-    private static bool IsVaryIndex(byte[] bytes)
-    {
-        try
-        {
-            return EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex;
-        }
-        catch (CacheFormatException)
-        {
-            return false;
         }
     }
 

@@ -18,16 +18,23 @@ namespace CachedHttp;
 /// </para>
 /// <para>
 /// Unless <see cref="CacheOptions.ShareAcrossCredentials"/> is set, the credentials of a request
-/// (<c>Authorization</c>, <c>Proxy-Authorization</c>, <c>Cookie</c>) are part of the key, so that a response to one
-/// credential is never served to another; the key is a hash, so they are never stored in clear.
+/// (<c>Authorization</c>, <c>Proxy-Authorization</c>, <c>Cookie</c>, and headers named in
+/// <see cref="CacheOptions.SecretParameters"/>) are part of the key, so that a response to one credential is never
+/// served to another. Credentials and secret parameters (query, form and top-level JSON fields) enter the key as a keyed
+/// hash (HMAC-SHA256 with <see cref="CacheOptions.CredentialKey"/>), so that a stored key cannot be used to test guesses
+/// of a password or token without that key.
 /// </para>
 /// </remarks>
 public static class CacheKeys
 {
     /// <summary>Creates the cache key of a request.</summary>
     /// <param name="request">A request with an absolute URI. Its content, if any, is read (buffer it first if it is a one-shot stream).</param>
-    /// <param name="options">The options that shape keys (ignored parameters, headers); defaults when null.</param>
+    /// <param name="options">The options that shape keys (ignored parameters, headers, credential key); defaults when null.</param>
     /// <exception cref="ArgumentException">The request has no absolute URI.</exception>
+    /// <remarks>
+    /// The key of a request with credentials or secret parameters depends on the credential key of the options (see
+    /// <see cref="CacheOptions.CredentialKey"/>): use <see cref="CacheBackend.CreateKey"/> to get the key a backend uses.
+    /// </remarks>
     public static string CreateKey(HttpRequestMessage request, CacheOptions? options = null)
         => KeyBuilder.For(request, options ?? DefaultOptions).KeyFor(request.Method.Method, request.RequestUri!);
 
@@ -35,6 +42,9 @@ public static class CacheKeys
     /// <param name="url">An absolute URL.</param>
     /// <param name="ignoredParameters">Query parameter names to remove.</param>
     public static string NormalizeUrl(Uri url, ICollection<string>? ignoredParameters = null)
+        => NormalizeUrl(url, ignoredParameters, secrets: null);
+
+    internal static string NormalizeUrl(Uri url, ICollection<string>? ignoredParameters, Secrets.Hasher? secrets)
     {
         ArgumentNullException.ThrowIfNull(url);
         if (!url.IsAbsoluteUri)
@@ -51,7 +61,7 @@ public static class CacheKeys
 
         var path = url.AbsolutePath;
         builder.Append(path.Length == 0 ? "/" : path);
-        var query = NormalizePairs(url.Query.TrimStart('?'), ignoredParameters);
+        var query = NormalizePairs(url.Query.TrimStart('?'), ignoredParameters, secrets);
         if (query.Length > 0)
         {
             builder.Append('?').Append(query);
@@ -62,8 +72,8 @@ public static class CacheKeys
 
     internal static CacheOptions DefaultOptions { get; } = new();
 
-    /// <summary>Sorts <c>name=value</c> pairs by (name, value), keeping duplicates and dropping ignored names.</summary>
-    internal static string NormalizePairs(string pairs, ICollection<string>? ignored)
+    /// <summary>Sorts <c>name=value</c> pairs by (name, value), keeping duplicates, dropping ignored names and hashing secret values.</summary>
+    internal static string NormalizePairs(string pairs, ICollection<string>? ignored, Secrets.Hasher? secrets = null)
     {
         if (pairs.Length == 0)
         {
@@ -86,6 +96,13 @@ public static class CacheKeys
                 continue;
             }
 
+            if (secrets is not null && equals > 0 && secrets.IsSecret(Uri.UnescapeDataString(name.Replace('+', ' '))))
+            {
+                value = secrets.Hash(value);
+                list.Add((name, value, name + "=" + value));
+                continue;
+            }
+
             list.Add((name, value, raw));
         }
 
@@ -97,7 +114,7 @@ public static class CacheKeys
         return string.Join('&', list.Select(p => p.Raw));
     }
 
-    internal static byte[] NormalizeBody(ReadOnlySpan<byte> body, string? mediaType, ICollection<string> ignored)
+    internal static byte[] NormalizeBody(ReadOnlySpan<byte> body, string? mediaType, ICollection<string> ignored, Secrets.Hasher? secrets = null)
     {
         if (body.IsEmpty)
         {
@@ -115,6 +132,14 @@ public static class CacheKeys
                     {
                         root.Remove(name);
                     }
+
+                    if (secrets is not null)
+                    {
+                        foreach (var name in root.Select(p => p.Key).Where(secrets.IsSecret).ToList())
+                        {
+                            root[name] = secrets.Hash(root[name]?.ToJsonString() ?? "null");
+                        }
+                    }
                 }
 
                 return Encoding.UTF8.GetBytes(SortJson(node)?.ToJsonString() ?? "null");
@@ -127,7 +152,7 @@ public static class CacheKeys
 
         if (mediaType is not null && mediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
         {
-            return Encoding.UTF8.GetBytes(NormalizePairs(Encoding.UTF8.GetString(body), ignored));
+            return Encoding.UTF8.GetBytes(NormalizePairs(Encoding.UTF8.GetString(body), ignored, secrets));
         }
 
         return body.ToArray();
@@ -167,12 +192,14 @@ public static class CacheKeys
         private readonly byte[] _body;
         private readonly string _headers;
         private readonly ICollection<string> _ignored;
+        private readonly Secrets.Hasher _secrets;
 
-        private KeyBuilder(byte[] body, string headers, ICollection<string> ignored)
+        private KeyBuilder(byte[] body, string headers, ICollection<string> ignored, Secrets.Hasher secrets)
         {
             _body = body;
             _headers = headers;
             _ignored = ignored;
+            _secrets = secrets;
         }
 
         public static KeyBuilder For(HttpRequestMessage request, CacheOptions options)
@@ -184,6 +211,7 @@ public static class CacheKeys
             }
 
             var body = Array.Empty<byte>();
+            var secrets = new Secrets.Hasher(options);
             if (request.Content is { } content)
             {
                 using var stream = content.ReadAsStream();
@@ -194,17 +222,17 @@ public static class CacheKeys
                     stream.Position = 0;
                 }
 
-                body = NormalizeBody(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), content.Headers.ContentType?.MediaType, options.IgnoredParameters);
+                body = NormalizeBody(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), content.Headers.ContentType?.MediaType, options.IgnoredParameters, secrets);
             }
 
-            return new KeyBuilder(body, HeaderMaterial(request, options), options.IgnoredParameters);
+            return new KeyBuilder(body, HeaderMaterial(request, options, secrets), options.IgnoredParameters, secrets);
         }
 
         public string KeyFor(string method, Uri url)
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             hash.AppendData(Encoding.UTF8.GetBytes(method.ToUpperInvariant()));
-            hash.AppendData(Encoding.UTF8.GetBytes(NormalizeUrl(url, _ignored)));
+            hash.AppendData(Encoding.UTF8.GetBytes(NormalizeUrl(url, _ignored, _secrets)));
             hash.AppendData(_body);
             if (_headers.Length > 0)
             {
@@ -214,14 +242,14 @@ public static class CacheKeys
             return Convert.ToHexStringLower(hash.GetHashAndReset());
         }
 
-        private static string HeaderMaterial(HttpRequestMessage request, CacheOptions options)
+        private static string HeaderMaterial(HttpRequestMessage request, CacheOptions options, Secrets.Hasher secrets)
         {
             var selected = new SortedDictionary<string, string>(StringComparer.Ordinal);
             void Add(System.Net.Http.Headers.HttpHeaders headers, bool all)
             {
                 foreach (var header in headers.NonValidated)
                 {
-                    var isCredential = HeaderConversions.CredentialHeaders.Contains(header.Key);
+                    var isCredential = Secrets.IsCredentialHeader(header.Key, options);
                     var wanted = all
                         || (isCredential && !options.ShareAcrossCredentials)
                         || options.MatchHeaders.Contains(header.Key, StringComparer.OrdinalIgnoreCase);
@@ -235,7 +263,8 @@ public static class CacheKeys
                         continue;
                     }
 
-                    selected[header.Key.ToLowerInvariant()] = string.Join(", ", header.Value);
+                    var value = string.Join(", ", header.Value);
+                    selected[header.Key.ToLowerInvariant()] = isCredential ? secrets.Hash(value) : value;
                 }
             }
 

@@ -163,6 +163,56 @@ public sealed class CacheOptions
     /// <value>The default value is <see cref="ValidatorPreference.Both"/>.</value>
     public ValidatorPreference Validators { get; set; } = ValidatorPreference.Both;
 
+    /// <summary>
+    /// Gets or sets how entries are written to storage: compression, signing and encryption (see <see cref="CacheSerializerOptions"/>).
+    /// </summary>
+    /// <value>The default value is a <see cref="CacheSerializerOptions"/> with no compression, no signing and no encryption.</value>
+    public CacheSerializerOptions Serializer { get; set; } = new();
+
+    /// <summary>
+    /// Gets or sets the names (case-insensitive) of secret parameters: their values are never written to storage in clear.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// In the stored URL of a response and of its redirect hops, the value of a query (or fragment) parameter with one of
+    /// these names is replaced by <c>REDACTED</c> (user info in a URL is redacted too); a request header with one of these
+    /// names is stored as <c>REDACTED</c>, like <c>Authorization</c>, <c>Proxy-Authorization</c> and <c>Cookie</c>. In cache
+    /// keys their values (query, form and top-level JSON body fields, headers) are replaced by a keyed hash (see
+    /// <see cref="CredentialKey"/>). A request header with one of these names is a credential: unless
+    /// <see cref="ShareAcrossCredentials"/> is set, it is part of the key.
+    /// </para>
+    /// <para>
+    /// A hit is served around the caller's own request, so the caller still sees its own URL; <see cref="CacheBackend.GetUrlsAsync"/>
+    /// lists the redacted URLs. Names in <see cref="IgnoredParameters"/> are removed before keying and stay so.
+    /// </para>
+    /// </remarks>
+    /// <value>
+    /// The default value is <c>{ api_key, apikey, api-key, x-api-key, key, access_token, refresh_token, id_token, token,
+    /// auth, password, passwd, secret, client_secret, signature, sig, X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token }</c>.
+    /// </value>
+    public ISet<string> SecretParameters { get; set; } = new HashSet<string>(DefaultSecretParameters, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Gets or sets the key of the HMAC-SHA256 with which credentials and secret parameters enter cache keys and stored
+    /// <c>Vary</c> values, so that stored keys reveal nothing that could be guessed offline (a password, for example).
+    /// </summary>
+    /// <remarks>
+    /// When <see langword="null"/>, it is derived from the first of <see cref="CacheSerializerOptions.SigningKeys"/>, else of
+    /// <see cref="CacheSerializerOptions.EncryptionKeys"/>, else it is a fixed constant of this library. With the constant,
+    /// two credentials still never share an entry, but whoever reads the storage and knows the constant can test guesses
+    /// against keys. A derived key changes when the first signing (or encryption) key changes, which turns every entry of a
+    /// request with credentials into a miss: set this option explicitly to keep keys across rotations. At least 16 bytes.
+    /// </remarks>
+    /// <value>The default value is <see langword="null"/> (derived, see remarks).</value>
+    public byte[]? CredentialKey { get; set; }
+
+    /// <summary>Gets the default of <see cref="SecretParameters"/>.</summary>
+    public static IReadOnlyList<string> DefaultSecretParameters { get; } =
+    [
+        "api_key", "apikey", "api-key", "x-api-key", "key", "access_token", "refresh_token", "id_token", "token", "auth",
+        "password", "passwd", "secret", "client_secret", "signature", "sig", "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token",
+    ];
+
     /// <summary>Checks every option and throws on the first invalid one.</summary>
     /// <exception cref="ArgumentException">An option is invalid; <see cref="ArgumentException.ParamName"/> names it.</exception>
     public void Validate()
@@ -207,6 +257,11 @@ public sealed class CacheOptions
         Require(HeuristicMaxAge >= TimeSpan.Zero, nameof(HeuristicMaxAge), "must not be negative");
         Require(TimeProvider is not null, nameof(TimeProvider), "must not be null");
         Require(Enum.IsDefined(Validators), nameof(Validators), $"is {(int)Validators}, which is not a ValidatorPreference");
+        Require(Serializer is not null, nameof(Serializer), "must not be null");
+        Serializer!.Validate(nameof(Serializer));
+        Require(SecretParameters is not null, nameof(SecretParameters), "must not be null; use an empty set");
+        Require(SecretParameters!.All(n => !string.IsNullOrEmpty(n)), nameof(SecretParameters), "contains an empty name");
+        Require(CredentialKey is null || CredentialKey.Length >= 16, nameof(CredentialKey), $"has {CredentialKey?.Length} bytes; it needs at least 16 (32 random bytes recommended)");
     }
 
     /// <summary>Copies these options (collections are copied too).</summary>
@@ -236,6 +291,9 @@ public sealed class CacheOptions
             HeuristicFraction = HeuristicFraction,
             HeuristicMaxAge = HeuristicMaxAge,
             Validators = Validators,
+            Serializer = Serializer.Clone(),
+            SecretParameters = new HashSet<string>(SecretParameters, StringComparer.OrdinalIgnoreCase),
+            CredentialKey = CredentialKey is null ? null : (byte[])CredentialKey.Clone(),
         };
         copy._expireAfter = _expireAfter;
         copy.ExpireAfterIsSet = ExpireAfterIsSet;

@@ -241,7 +241,7 @@ public partial class CachingHandler : DelegatingHandler
             }
 
             // In CacheControl mode a shared response is reused only if it is fresh for this request too (§4).
-            if (result.Response is { } shared && (shared.VaryValues.Count == 0 || VaryMatches(request, shared))
+            if (result.Response is { } shared && (shared.VaryValues.Count == 0 || VaryMatches(request, shared, options))
                 && (!options.CacheControl || CachePolicy.Evaluate(shared, actions, options, Cache.Now) == StoredUse.Fresh))
             {
                 return Serve(shared, request, key, CacheStatus.Hit);
@@ -251,9 +251,9 @@ public partial class CachingHandler : DelegatingHandler
         return await FetchAsync(request, key, actions, stored, use, flight: null, sync, cancellationToken).ConfigureAwait(false);
     }
 
-    private static bool VaryMatches(HttpRequestMessage request, CachedResponse shared)
+    private static bool VaryMatches(HttpRequestMessage request, CachedResponse shared, CacheOptions options)
     {
-        var values = CacheBackend.VaryValuesOf(request, shared.VaryValues.Select(v => v.Key));
+        var values = CacheBackend.VaryValuesOf(request, shared.VaryValues.Select(v => v.Key), options);
         return CacheBackend.VariantKey(string.Empty, values) == CacheBackend.VariantKey(string.Empty, shared.VaryValues);
     }
 

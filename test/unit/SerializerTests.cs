@@ -8,7 +8,9 @@ namespace CachedHttp.Tests.Unit;
 [Parallelizable(ParallelScope.All)]
 public class SerializerTests
 {
+    private const string Key = "key";
     private static readonly DateTimeOffset Now = new(2030, 1, 1, 12, 0, 0, TimeSpan.Zero);
+    private static readonly EntrySerializer Plain = new(new CacheOptions());
 
     private static CachedResponse Sample() => new()
     {
@@ -48,7 +50,7 @@ public class SerializerTests
     {
         var original = Sample();
 
-        var copy = EntrySerializer.Deserialize(EntrySerializer.Serialize(original));
+        var copy = Plain.Deserialize(Plain.Serialize(original, Key), Key);
 
         copy.Method.Should().Be("GET");
         copy.Url.Should().Be(original.Url);
@@ -75,7 +77,7 @@ public class SerializerTests
     {
         var minimal = new CachedResponse { Method = "HEAD", Url = new Uri("https://example.com/"), StatusCode = HttpStatusCode.NoContent, CreatedAt = Now };
 
-        var copy = EntrySerializer.Deserialize(EntrySerializer.Serialize(minimal));
+        var copy = Plain.Deserialize(Plain.Serialize(minimal, Key), Key);
 
         copy.Method.Should().Be("HEAD");
         copy.StatusCode.Should().Be(HttpStatusCode.NoContent);
@@ -90,7 +92,7 @@ public class SerializerTests
     public void Serialize_Body_IsStoredAsRawBytesNotBase64()
     {
         var body = Encoding.ASCII.GetBytes("RAW-BODY-MARKER");
-        var bytes = EntrySerializer.Serialize(Sample() with { Body = body });
+        var bytes = Plain.Serialize(Sample() with { Body = body }, Key);
 
         bytes.AsSpan(bytes.Length - body.Length).ToArray().Should().Equal(body);
     }
@@ -98,9 +100,10 @@ public class SerializerTests
     [Test]
     public void ReadMetadata_SerializedResponse_ReadsWithoutTheBody()
     {
-        var bytes = EntrySerializer.Serialize(Sample());
+        var bytes = Plain.Serialize(Sample(), Key);
 
-        var metadata = EntrySerializer.ReadMetadata(bytes, out var bodyStart);
+        var metadata = Plain.ReadMetadata(bytes, Key);
+        var bodyStart = bytes.Length - metadata.BodySize;
 
         metadata.Url.Should().Be("https://example.com/final?q=1");
         metadata.ExpiresAt.Should().Be(Now.AddHours(1));
@@ -113,8 +116,8 @@ public class SerializerTests
     {
         var index = new VaryIndex { Names = ["accept"], Variants = ["k1", "k2"], DeleteAfter = Now };
 
-        var bytes = EntrySerializer.SerializeVaryIndex(index);
-        var copy = EntrySerializer.DeserializeVaryIndex(bytes);
+        var bytes = Plain.SerializeVaryIndex(index, Key);
+        var copy = Plain.DeserializeVaryIndex(bytes, Key);
 
         EntrySerializer.ReadKind(bytes).Should().Be(EntryKind.VaryIndex);
         copy.Names.Should().Equal("accept");
@@ -125,23 +128,23 @@ public class SerializerTests
     [Test]
     public void Deserialize_WrongMagic_ThrowsCacheFormatException()
     {
-        var bytes = EntrySerializer.Serialize(Sample());
+        var bytes = Plain.Serialize(Sample(), Key);
         bytes[0] = (byte)'X';
 
-        var act = () => EntrySerializer.Deserialize(bytes);
+        var act = () => Plain.Deserialize(bytes, Key);
 
         act.Should().Throw<CacheFormatException>();
     }
 
     [TestCase(0)]
-    [TestCase(2)]
+    [TestCase(3)]
     [TestCase(255)]
     public void Deserialize_UnknownVersion_ThrowsCacheFormatException(byte version)
     {
-        var bytes = EntrySerializer.Serialize(Sample());
+        var bytes = Plain.Serialize(Sample(), Key);
         bytes[3] = version;
 
-        var act = () => EntrySerializer.Deserialize(bytes);
+        var act = () => Plain.Deserialize(bytes, Key);
 
         act.Should().Throw<CacheFormatException>().WithMessage("*version*");
     }
@@ -149,10 +152,10 @@ public class SerializerTests
     [Test]
     public void Deserialize_UnknownFlags_ThrowsCacheFormatException()
     {
-        var bytes = EntrySerializer.Serialize(Sample());
+        var bytes = Plain.Serialize(Sample(), Key);
         bytes[4] = 1;
 
-        var act = () => EntrySerializer.Deserialize(bytes);
+        var act = () => Plain.Deserialize(bytes, Key);
 
         act.Should().Throw<CacheFormatException>();
     }
@@ -160,10 +163,10 @@ public class SerializerTests
     [Test]
     public void Deserialize_UnknownKind_ThrowsCacheFormatException()
     {
-        var bytes = EntrySerializer.Serialize(Sample());
+        var bytes = Plain.Serialize(Sample(), Key);
         bytes[5] = 7;
 
-        var act = () => EntrySerializer.Deserialize(bytes);
+        var act = () => Plain.Deserialize(bytes, Key);
 
         act.Should().Throw<CacheFormatException>();
     }
@@ -171,9 +174,9 @@ public class SerializerTests
     [Test]
     public void Deserialize_VaryIndexAsResponse_ThrowsCacheFormatException()
     {
-        var bytes = EntrySerializer.SerializeVaryIndex(new VaryIndex());
+        var bytes = Plain.SerializeVaryIndex(new VaryIndex(), Key);
 
-        var act = () => EntrySerializer.Deserialize(bytes);
+        var act = () => Plain.Deserialize(bytes, Key);
 
         act.Should().Throw<CacheFormatException>();
     }
@@ -184,9 +187,9 @@ public class SerializerTests
     [TestCase(20)]
     public void Deserialize_TruncatedInTheHeaderOrMetadata_ThrowsCacheFormatException(int length)
     {
-        var bytes = EntrySerializer.Serialize(Sample());
+        var bytes = Plain.Serialize(Sample(), Key);
 
-        var act = () => EntrySerializer.Deserialize(bytes.AsMemory(0, length));
+        var act = () => Plain.Deserialize(bytes.AsMemory(0, length), Key);
 
         act.Should().Throw<CacheFormatException>();
     }
@@ -194,9 +197,9 @@ public class SerializerTests
     [Test]
     public void Deserialize_TruncatedBody_ThrowsCacheFormatException()
     {
-        var bytes = EntrySerializer.Serialize(Sample());
+        var bytes = Plain.Serialize(Sample(), Key);
 
-        var act = () => EntrySerializer.Deserialize(bytes.AsMemory(0, bytes.Length - 1));
+        var act = () => Plain.Deserialize(bytes.AsMemory(0, bytes.Length - 1), Key);
 
         act.Should().Throw<CacheFormatException>();
     }
@@ -204,9 +207,9 @@ public class SerializerTests
     [Test]
     public void Deserialize_ExtraBytes_ThrowsCacheFormatException()
     {
-        var bytes = EntrySerializer.Serialize(Sample()).Concat(new byte[] { 1 }).ToArray();
+        var bytes = Plain.Serialize(Sample(), Key).Concat(new byte[] { 1 }).ToArray();
 
-        var act = () => EntrySerializer.Deserialize(bytes);
+        var act = () => Plain.Deserialize(bytes, Key);
 
         act.Should().Throw<CacheFormatException>();
     }
@@ -214,10 +217,10 @@ public class SerializerTests
     [Test]
     public void Deserialize_CorruptMetadata_ThrowsCacheFormatException()
     {
-        var bytes = EntrySerializer.Serialize(Sample());
+        var bytes = Plain.Serialize(Sample(), Key);
         bytes[10] = (byte)'#';
 
-        var act = () => EntrySerializer.Deserialize(bytes);
+        var act = () => Plain.Deserialize(bytes, Key);
 
         act.Should().Throw<CacheFormatException>();
     }
@@ -225,12 +228,12 @@ public class SerializerTests
     [Test]
     public void Deserialize_MetadataLengthBeyondData_ThrowsCacheFormatException()
     {
-        var bytes = EntrySerializer.Serialize(Sample());
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(6, 4), uint.MaxValue);
+        var bytes = Plain.Serialize(Sample(), Key);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(22, 4), uint.MaxValue); // version 2: metadata length at 22
 
-        var act = () => EntrySerializer.Deserialize(bytes);
+        var act = () => Plain.Deserialize(bytes, Key);
 
-        act.Should().Throw<CacheFormatException>().WithMessage("*Truncated*");
+        act.Should().Throw<CacheFormatException>().Which.Reason.Should().Be(RejectReason.Truncated);
     }
 
     [Test]
@@ -243,7 +246,7 @@ public class SerializerTests
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(6, 4), (uint)json.Length);
         json.CopyTo(bytes.AsSpan(10));
 
-        var act = () => EntrySerializer.Deserialize(bytes);
+        var act = () => Plain.Deserialize(bytes, Key);
 
         act.Should().Throw<CacheFormatException>();
     }
@@ -251,12 +254,12 @@ public class SerializerTests
     [Test]
     public void Deserialize_RelativeUrlInMetadata_ThrowsCacheFormatException()
     {
-        var bytes = EntrySerializer.Serialize(Sample() with { Url = new Uri("https://example.com/x") });
+        var bytes = Plain.Serialize(Sample() with { Url = new Uri("https://example.com/x") }, Key);
         var text = Encoding.UTF8.GetString(bytes).Replace("https://example.com/x", "not a valid url at all", StringComparison.Ordinal);
         var corrupted = Encoding.UTF8.GetBytes(text);
         BinaryPrimitives.WriteUInt32LittleEndian(corrupted.AsSpan(6, 4), (uint)(BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(6, 4)) + (corrupted.Length - bytes.Length)));
 
-        var act = () => EntrySerializer.Deserialize(corrupted);
+        var act = () => Plain.Deserialize(corrupted, Key);
 
         act.Should().Throw<CacheFormatException>();
     }

@@ -14,7 +14,7 @@ internal static class CacheMetrics
 
     private static readonly Counter<long> StorageErrors = Meter.CreateCounter<long>("cachedhttp.storage.errors", unit: "{error}", description: "Storage operations that failed and were bypassed (fail-open).");
 
-    private static readonly Counter<long> CorruptEntries = Meter.CreateCounter<long>("cachedhttp.entries.corrupt", unit: "{entry}", description: "Stored entries that could not be read and were treated as misses.");
+    private static readonly Counter<long> RejectedEntries = Meter.CreateCounter<long>("cachedhttp.entries.rejected", unit: "{entry}", description: "Stored entries that could not be read or authenticated and were treated as misses, by reason.");
 
     private static readonly Counter<long> StoredBytes = Meter.CreateCounter<long>("cachedhttp.stored.bytes", unit: "By", description: "Body bytes written to storage.");
 
@@ -28,7 +28,8 @@ internal static class CacheMetrics
     public static void StorageError(string storage, string operation)
         => StorageErrors.Add(1, new KeyValuePair<string, object?>("backend", storage), new KeyValuePair<string, object?>("operation", operation));
 
-    public static void CorruptEntry(string storage) => CorruptEntries.Add(1, new KeyValuePair<string, object?>("backend", storage));
+    public static void RejectedEntry(string storage, CacheFormatException exception)
+        => RejectedEntries.Add(1, new KeyValuePair<string, object?>("backend", storage), new KeyValuePair<string, object?>("reason", exception.ReasonTag));
 
     public static void Stored(string storage, long bytes) => StoredBytes.Add(bytes, new KeyValuePair<string, object?>("backend", storage));
 

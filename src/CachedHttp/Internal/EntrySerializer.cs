@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Buffers.Binary;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -14,88 +12,112 @@ internal enum EntryKind : byte
 }
 
 /// <summary>
-/// The stored format: a versioned envelope of magic, version, flags, kind, metadata length, metadata
-/// (System.Text.Json, source-generated) and the raw body bytes (never Base64).
+/// The stored format: a versioned envelope of a clear header, metadata (System.Text.Json, source-generated) and the
+/// raw body bytes (never Base64), optionally compressed, encrypted (AES-GCM) and signed (HMAC-SHA256); see
+/// <c>EntrySerializer.Envelope.cs</c> for the layout. One instance per backend, built from its options.
 /// </summary>
 /// <remarks>
-/// Anything that is not a well-formed envelope of a known version is a <see cref="CacheFormatException"/>,
-/// which the backend turns into a miss.
+/// <para>
+/// Anything that is not a well-formed, authentic envelope of a known version is a <see cref="CacheFormatException"/>,
+/// which the backend turns into a miss. Version 1 entries (unprotected, written before version 2) are still read.
+/// </para>
+/// <para>
+/// Secrets never reach the stored bytes in clear: URLs are redacted (secret parameters, user info), credential request
+/// headers are <c>REDACTED</c>, and credential Vary values are keyed hashes — whatever the caller put in the record.
+/// </para>
 /// </remarks>
-internal static class EntrySerializer
+internal sealed partial class EntrySerializer
 {
-    public const byte CurrentVersion = 1;
-    private const int HeaderSize = 3 + 1 + 1 + 1 + 4;
-    private static ReadOnlySpan<byte> Magic => "CHC"u8;
+    private readonly CacheOptions _options;
 
-    public static byte[] Serialize(CachedResponse response)
+    /// <summary>Initializes a serializer from validated options; it keeps the keys and settings they have now.</summary>
+    public EntrySerializer(CacheOptions options)
+    {
+        _options = options;
+        var serializer = options.Serializer;
+        _compression = serializer.Compression;
+        _compressionThreshold = serializer.CompressionThreshold;
+        _brotliQuality = serializer.CompressionLevel switch
+        {
+            System.IO.Compression.CompressionLevel.NoCompression => 0,
+            System.IO.Compression.CompressionLevel.Fastest => 1,
+            System.IO.Compression.CompressionLevel.SmallestSize => 11,
+            _ => 4,
+        };
+        _compressionLevel = serializer.CompressionLevel;
+        _maxCompressedBody = (int)Math.Min(options.MaxBodySize, Array.MaxLength);
+        _signingKeys = serializer.SigningKeys.Select(k => new ProtectionKey((byte[])k.Clone())).ToArray();
+        _encryptionKeys = serializer.EncryptionKeys.Select(k => new ProtectionKey((byte[])k.Clone())).ToArray();
+    }
+
+    /// <summary>Gets a value indicating whether entries are authenticated (signed or encrypted), so that stored content can be trusted.</summary>
+    public bool Authenticates => _signingKeys.Length > 0 || _encryptionKeys.Length > 0;
+
+    public byte[] Serialize(CachedResponse response, string key)
     {
         var metadata = new StoredResponse
         {
             Method = response.Method,
-            Url = response.Url.OriginalString,
+            Url = Secrets.RedactUrl(response.Url.OriginalString, _options.SecretParameters),
             Status = (int)response.StatusCode,
             Reason = response.ReasonPhrase,
             Version = response.Version.ToString(),
             Headers = ToStored(response.Headers),
             ContentHeaders = ToStored(response.ContentHeaders),
             TrailingHeaders = response.TrailingHeaders.Count == 0 ? null : ToStored(response.TrailingHeaders),
-            RequestHeaders = ToStored(response.RequestHeaders),
+            RequestHeaders = ToStored(Secrets.RedactHeaders(response.RequestHeaders, _options)),
             RequestTime = response.RequestTime,
             CreatedAt = response.CreatedAt,
             ExpiresAt = response.ExpiresAt,
-            History = response.History.Count == 0 ? null : response.History.Select(h => new StoredRedirect { Method = h.Method, Url = h.Url.OriginalString, Status = h.StatusCode, SetCookie = [.. h.SetCookie] }).ToList(),
-            Vary = response.VaryValues.Count == 0 ? null : ToStored(response.VaryValues),
+            History = response.History.Count == 0 ? null : response.History.Select(h => new StoredRedirect { Method = h.Method, Url = Secrets.RedactUrl(h.Url.OriginalString, _options.SecretParameters), Status = h.StatusCode, SetCookie = [.. h.SetCookie] }).ToList(),
+            Vary = response.VaryValues.Count == 0 ? null : ToStored(Secrets.HashCredentialValues(response.VaryValues, _options)),
             Aliases = response.AliasKeys.Count == 0 ? null : [.. response.AliasKeys],
             BodySize = response.Body.Length,
         };
         var json = JsonSerializer.SerializeToUtf8Bytes(metadata, StoredJsonContext.Default.StoredResponse);
-        return Envelope(EntryKind.Response, json, response.Body.Span);
+        return Seal(EntryKind.Response, key, response.ExpiresAt, json, response.Body.Span, IsCompressible(response));
     }
 
-    public static byte[] SerializeVaryIndex(VaryIndex index)
-        => Envelope(EntryKind.VaryIndex, JsonSerializer.SerializeToUtf8Bytes(index, StoredJsonContext.Default.VaryIndex), []);
+    public byte[] SerializeVaryIndex(VaryIndex index, string key)
+        => Seal(EntryKind.VaryIndex, key, index.DeleteAfter, JsonSerializer.SerializeToUtf8Bytes(index, StoredJsonContext.Default.VaryIndex), [], compressible: false);
 
-    public static EntryKind ReadKind(ReadOnlySpan<byte> data)
+    public VaryIndex DeserializeVaryIndex(ReadOnlyMemory<byte> data, string key)
     {
-        ReadHeader(data, out var kind, out _);
-        return kind;
-    }
-
-    public static VaryIndex DeserializeVaryIndex(ReadOnlyMemory<byte> data)
-    {
-        ReadHeader(data.Span, out var kind, out var metadataLength);
-        if (kind != EntryKind.VaryIndex)
-        {
-            throw new CacheFormatException("Not a Vary index.");
-        }
-
+        var opened = Open(data, key, EntryKind.VaryIndex, needBody: false);
+        VaryIndex? index;
         try
         {
-            return JsonSerializer.Deserialize(data.Span.Slice(HeaderSize, metadataLength), StoredJsonContext.Default.VaryIndex)
-                ?? throw new CacheFormatException("Empty Vary index.");
+            index = JsonSerializer.Deserialize(opened.Metadata.Span, StoredJsonContext.Default.VaryIndex);
         }
         catch (JsonException ex)
         {
             throw new CacheFormatException("Corrupt Vary index.", ex);
         }
-    }
 
-    /// <summary>Deserializes a response; its body is a slice of <paramref name="data"/> (no copy).</summary>
-    public static CachedResponse Deserialize(ReadOnlyMemory<byte> data)
-    {
-        var metadata = ReadMetadata(data, out var bodyStart);
-        var body = data[bodyStart..];
-        if (body.Length != metadata.BodySize)
+        if (index is null || index.Names is null || index.Variants is null || index.Names.Any(n => n is null) || index.Variants.Any(v => string.IsNullOrEmpty(v)))
         {
-            throw new CacheFormatException($"The body has {body.Length} bytes, the metadata says {metadata.BodySize}.");
+            throw new CacheFormatException("Incomplete Vary index.");
         }
 
+        if (opened.ExpiresAt is { } expires && expires != ToUnixMilliseconds(index.DeleteAfter))
+        {
+            throw new CacheFormatException("The header and the Vary index disagree on the expiry time.");
+        }
+
+        return index;
+    }
+
+    /// <summary>Deserializes a response; when nothing was compressed or encrypted, its body is a slice of <paramref name="data"/> (no copy).</summary>
+    public CachedResponse Deserialize(ReadOnlyMemory<byte> data, string key)
+    {
+        var opened = Open(data, key, EntryKind.Response, needBody: true);
+        var metadata = ParseMetadata(opened);
         try
         {
             return new CachedResponse
             {
-                Method = metadata.Method ?? throw new CacheFormatException("No method."),
-                Url = new Uri(metadata.Url ?? throw new CacheFormatException("No URL."), UriKind.Absolute),
+                Method = metadata.Method!,
+                Url = HttpUrl(metadata.Url!),
                 StatusCode = (HttpStatusCode)metadata.Status,
                 ReasonPhrase = metadata.Reason,
                 Version = System.Version.TryParse(metadata.Version, out var version) ? version : HttpVersion.Version11,
@@ -106,10 +128,10 @@ internal static class EntrySerializer
                 RequestTime = metadata.RequestTime,
                 CreatedAt = metadata.CreatedAt,
                 ExpiresAt = metadata.ExpiresAt,
-                History = metadata.History?.Select(h => new CachedRedirect(h.Method ?? "GET", new Uri(h.Url ?? throw new CacheFormatException("No redirect URL."), UriKind.Absolute), h.Status, h.SetCookie ?? [])).ToArray() ?? [],
+                History = metadata.History?.Select(h => new CachedRedirect(h.Method ?? "GET", HttpUrl(h.Url!), h.Status, h.SetCookie ?? [])).ToArray() ?? [],
                 VaryValues = FromStored(metadata.Vary),
                 AliasKeys = metadata.Aliases?.ToArray() ?? [],
-                Body = body,
+                Body = opened.Body,
             };
         }
         catch (UriFormatException ex)
@@ -118,73 +140,78 @@ internal static class EntrySerializer
         }
     }
 
-    /// <summary>Reads only the metadata of a response entry: the body is neither copied nor parsed.</summary>
-    public static StoredResponse ReadMetadata(ReadOnlyMemory<byte> data, out int bodyStart)
-    {
-        ReadHeader(data.Span, out var kind, out var metadataLength);
-        if (kind != EntryKind.Response)
-        {
-            throw new CacheFormatException("Not a response entry.");
-        }
+    /// <summary>Reads (and authenticates) the metadata of a response entry; the body is neither decompressed nor parsed.</summary>
+    public StoredResponse ReadMetadata(ReadOnlyMemory<byte> data, string key)
+        => ParseMetadata(Open(data, key, EntryKind.Response, needBody: false));
 
+    private static StoredResponse ParseMetadata(in OpenedEntry opened)
+    {
         StoredResponse? metadata;
         try
         {
-            metadata = JsonSerializer.Deserialize(data.Span.Slice(HeaderSize, metadataLength), StoredJsonContext.Default.StoredResponse);
+            metadata = JsonSerializer.Deserialize(opened.Metadata.Span, StoredJsonContext.Default.StoredResponse);
         }
         catch (JsonException ex)
         {
             throw new CacheFormatException("Corrupt metadata.", ex);
         }
 
-        bodyStart = HeaderSize + metadataLength;
-        return metadata ?? throw new CacheFormatException("Empty metadata.");
+        if (metadata is null)
+        {
+            throw new CacheFormatException("Empty metadata.");
+        }
+
+        if (metadata.BodySize != opened.BodyLength)
+        {
+            throw new CacheFormatException($"The body has {opened.BodyLength} bytes, the metadata says {metadata.BodySize}.");
+        }
+
+        if (opened.ExpiresAt is { } expires && expires != ToUnixMilliseconds(metadata.ExpiresAt))
+        {
+            throw new CacheFormatException("The header and the metadata disagree on the expiry time.");
+        }
+
+        Check(metadata);
+        return metadata;
     }
 
-    private static void ReadHeader(ReadOnlySpan<byte> data, out EntryKind kind, out int metadataLength)
+    /// <summary>Rejects metadata that would make a valid-looking response throw later (when served, keyed or restored).</summary>
+    private static void Check(StoredResponse metadata)
     {
-        if (data.Length < HeaderSize || !data[..3].SequenceEqual(Magic))
+        if (string.IsNullOrEmpty(metadata.Method) || !metadata.Method.All(CacheOptions.IsTokenChar))
         {
-            throw new CacheFormatException("Not a CachedHttp entry.");
+            throw new CacheFormatException("Missing or invalid method.");
         }
 
-        if (data[3] != CurrentVersion)
+        if (metadata.Url is null || metadata.Status is < 100 or > 999)
         {
-            throw new CacheFormatException($"Unknown entry version {data[3]}.");
+            throw new CacheFormatException("Missing URL or invalid status.");
         }
 
-        if (data[4] != 0)
+        if (metadata.Reason is { } reason && (reason.Contains('\r', StringComparison.Ordinal) || reason.Contains('\n', StringComparison.Ordinal)))
         {
-            throw new CacheFormatException($"Unsupported entry flags {data[4]}.");
+            throw new CacheFormatException("Invalid reason phrase.");
         }
 
-        kind = (EntryKind)data[5];
-        if (kind is not (EntryKind.Response or EntryKind.VaryIndex))
+        if (!ValidHeaders(metadata.Headers) || !ValidHeaders(metadata.ContentHeaders) || !ValidHeaders(metadata.TrailingHeaders)
+            || !ValidHeaders(metadata.RequestHeaders) || !ValidHeaders(metadata.Vary)
+            || metadata.Aliases?.Any(string.IsNullOrEmpty) == true
+            || metadata.History?.Any(h => h is null || h.Url is null || h.SetCookie?.Any(c => c is null) == true || (h.Method is not null && (h.Method.Length == 0 || !h.Method.All(CacheOptions.IsTokenChar)))) == true)
         {
-            throw new CacheFormatException($"Unknown entry kind {data[5]}.");
+            throw new CacheFormatException("Incomplete metadata.");
         }
-
-        var length = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(6, 4));
-        if (length > (uint)(data.Length - HeaderSize))
-        {
-            throw new CacheFormatException("Truncated entry.");
-        }
-
-        metadataLength = (int)length;
     }
 
-    private static byte[] Envelope(EntryKind kind, ReadOnlySpan<byte> metadata, ReadOnlySpan<byte> body)
+    private static Uri HttpUrl(string url)
     {
-        var result = new byte[HeaderSize + metadata.Length + body.Length];
-        Magic.CopyTo(result);
-        result[3] = CurrentVersion;
-        result[4] = 0;
-        result[5] = (byte)kind;
-        BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(6, 4), (uint)metadata.Length);
-        metadata.CopyTo(result.AsSpan(HeaderSize));
-        body.CopyTo(result.AsSpan(HeaderSize + metadata.Length));
-        return result;
+        var uri = new Uri(url, UriKind.Absolute);
+        return uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps
+            ? uri
+            : throw new CacheFormatException("A stored URL is not an HTTP URL.");
     }
+
+    private static bool ValidHeaders(List<StoredHeader>? headers)
+        => headers is null || headers.All(h => h is not null && !string.IsNullOrEmpty(h.Name) && (h.Values is null || h.Values.All(v => v is not null)));
 
     private static List<StoredHeader> ToStored(CachedHeaders headers)
         => headers.Select(h => new StoredHeader { Name = h.Key, Values = h.Value }).ToList();
@@ -192,21 +219,116 @@ internal static class EntrySerializer
     private static CachedHeaders FromStored(List<StoredHeader>? headers)
         => headers is null || headers.Count == 0
             ? CachedHeaders.Empty
-            : CachedHeaders.FromOwned(headers.Select(h => new KeyValuePair<string, string[]>(h.Name ?? throw new CacheFormatException("Header without a name."), h.Values ?? [])).ToArray());
+            : CachedHeaders.FromOwned(headers.Select(h => new KeyValuePair<string, string[]>(h.Name!, h.Values ?? [])).ToArray());
+
+    /// <summary>Only text-like content without a Content-Encoding is worth compressing; images, video, archives are compressed already.</summary>
+    private bool IsCompressible(CachedResponse response)
+    {
+        if (_compression == CacheCompression.None || response.Body.Length <= _compressionThreshold || response.Body.Length > _maxCompressedBody)
+        {
+            return false;
+        }
+
+        if (response.ContentHeaders.GetValue("Content-Encoding") is { } encoding && !encoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        return IsCompressibleMediaType(response.ContentHeaders.GetValue("Content-Type"));
+    }
+
+    internal static bool IsCompressibleMediaType(string? contentType)
+    {
+        if (string.IsNullOrWhiteSpace(contentType))
+        {
+            return false;
+        }
+
+        var semicolon = contentType.IndexOf(';', StringComparison.Ordinal);
+        var mediaType = (semicolon < 0 ? contentType : contentType[..semicolon]).Trim();
+        return mediaType.StartsWith("text/", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Contains("json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("xml", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Contains("javascript", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Contains("ecmascript", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Contains("yaml", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
+    }
 }
 
-/// <summary>A stored value is not a readable CachedHttp entry.</summary>
+/// <summary>Why a stored value was rejected; the <c>reason</c> tag of the <c>cachedhttp.entries.rejected</c> metric.</summary>
+internal enum RejectReason
+{
+    /// <summary>Not an entry, or inconsistent content.</summary>
+    Malformed,
+
+    /// <summary>Shorter than its header says.</summary>
+    Truncated,
+
+    /// <summary>An unknown (newer) format version.</summary>
+    Version,
+
+    /// <summary>Unknown flags (a newer writer's feature).</summary>
+    Flags,
+
+    /// <summary>Signing is on and the entry is not signed.</summary>
+    Unsigned,
+
+    /// <summary>Encryption is on and the entry is not encrypted.</summary>
+    Unencrypted,
+
+    /// <summary>The entry names a key that is not configured (or protection that this backend has no key for).</summary>
+    UnknownKey,
+
+    /// <summary>The signature does not match: tampered, or moved to another key.</summary>
+    Signature,
+
+    /// <summary>Decryption failed authentication: tampered, wrong key, or moved to another key.</summary>
+    Decryption,
+
+    /// <summary>The compressed body does not decompress to its declared size.</summary>
+    Compression,
+}
+
+/// <summary>A stored value is not a readable, authentic CachedHttp entry.</summary>
 internal sealed class CacheFormatException : Exception
 {
     public CacheFormatException(string message)
-        : base(message)
+        : this(RejectReason.Malformed, message)
     {
     }
 
     public CacheFormatException(string message, Exception inner)
         : base(message, inner)
     {
+        Reason = RejectReason.Malformed;
     }
+
+    public CacheFormatException(RejectReason reason, string message)
+        : base(message)
+    {
+        Reason = reason;
+    }
+
+    public RejectReason Reason { get; }
+
+    /// <summary>Gets the metric tag of <see cref="Reason"/>.</summary>
+    public string ReasonTag => Reason switch
+    {
+        RejectReason.Truncated => "truncated",
+        RejectReason.Version => "version",
+        RejectReason.Flags => "flags",
+        RejectReason.Unsigned => "unsigned",
+        RejectReason.Unencrypted => "unencrypted",
+        RejectReason.UnknownKey => "unknown-key",
+        RejectReason.Signature => "signature",
+        RejectReason.Decryption => "decryption",
+        RejectReason.Compression => "compression",
+        _ => "malformed",
+    };
+
+    /// <summary>Gets a value indicating whether no configuration of this version could ever read the entry, so a sweep may delete it.</summary>
+    public bool IsUnreadable => Reason is RejectReason.Malformed or RejectReason.Truncated or RejectReason.Unsigned or RejectReason.Unencrypted;
 }
 
 internal sealed class StoredResponse

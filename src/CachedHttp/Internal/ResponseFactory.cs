@@ -30,15 +30,19 @@ internal static class ResponseFactory
             History = history,
         };
         var names = CacheBackend.VaryNames(cached);
-        return names.Count == 0 ? cached : cached with { VaryValues = CacheBackend.VaryValuesOf(request, names) };
+        return names.Count == 0 ? cached : cached with { VaryValues = CacheBackend.VaryValuesOf(request, names, options) };
     }
 
+    /// <summary>The request headers as stored: ignored ones omitted; credentials and secret-named ones <c>REDACTED</c>.</summary>
     private static CachedHeaders RedactedRequestHeaders(HttpRequestMessage request, CacheOptions options)
     {
         var omit = options.IgnoredParameters.Count == 0 ? null : new HashSet<string>(options.IgnoredParameters, StringComparer.OrdinalIgnoreCase);
         var headers = HeaderConversions.ToCached(request.Headers, redactCredentials: true, omit);
-        return request.Content is null
-            ? headers
-            : headers.Merge(HeaderConversions.ToCached(request.Content.Headers, redactCredentials: true, omit));
+        if (request.Content is not null)
+        {
+            headers = headers.Merge(HeaderConversions.ToCached(request.Content.Headers, redactCredentials: true, omit));
+        }
+
+        return Secrets.RedactHeaders(headers, options);
     }
 }

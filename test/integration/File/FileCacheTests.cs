@@ -55,7 +55,7 @@ public sealed class FileCacheTests
             CreatedAt = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero),
             ExpiresAt = new DateTimeOffset(2026, 1, 2, 0, 0, 0, TimeSpan.Zero),
         };
-        return EntrySerializer.Serialize(response);
+        return new EntrySerializer(new CacheOptions()).Serialize(response, "k");
     }
 
     [Test]
@@ -412,7 +412,7 @@ public sealed class FileCacheTests
 
         var read = await cache.ReadAsync("the-key");
         read.Should().Equal(envelope);
-        EntrySerializer.Deserialize(read).Url.Should().Be(response.Url);
+        new EntrySerializer(new CacheOptions()).Deserialize(read, "the-key").Url.Should().Be(response.Url);
 
         await using var stream = await cache.OpenReadStreamAsync("the-key");
         var streamed = new MemoryStream();
@@ -461,7 +461,7 @@ public sealed class FileCacheTests
     public async Task ReadableFormat_VaryIndexEnvelope_IsSplit_AndRoundTrips()
     {
         using var cache = NewCache(readable: true);
-        var value = EntrySerializer.SerializeVaryIndex(new VaryIndex { Names = ["Accept-Language"], Variants = ["k1", "k2"], DeleteAfter = new DateTimeOffset(2026, 2, 1, 0, 0, 0, TimeSpan.FromHours(2)) });
+        var value = new EntrySerializer(new CacheOptions()).SerializeVaryIndex(new VaryIndex { Names = ["Accept-Language"], Variants = ["k1", "k2"], DeleteAfter = new DateTimeOffset(2026, 2, 1, 0, 0, 0, TimeSpan.FromHours(2)) }, "k");
         await cache.WriteAsync("k", value);
 
         using var document = JsonDocument.Parse(await File.ReadAllBytesAsync(cache.GetEntryPath("k")));

@@ -1,0 +1,213 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace CachedHttp.Internal;
+
+/// <summary>
+/// Keeps credentials and secret parameters out of storage: redaction of stored URLs and headers, and the keyed hash
+/// (HMAC-SHA256 with <see cref="CacheOptions.CredentialKey"/>) with which they enter keys and stored Vary values.
+/// </summary>
+internal static class Secrets
+{
+    /// <summary>The prefix of a keyed hash in key material and stored Vary values.</summary>
+    public const string HashPrefix = "hmac-sha256:";
+
+    // The fixed application constant used when no key is configured: isolation without secrecy (see CacheOptions.CredentialKey).
+    private static readonly byte[] FixedCredentialKey = SHA256.HashData("CachedHttp fixed credential key v1"u8);
+
+    private static readonly ConditionalWeakTable<byte[], byte[]> DerivedKeys = [];
+
+    private static ReadOnlySpan<byte> DerivationLabel => "CachedHttp credential key v1"u8;
+
+    /// <summary>The key of the keyed hash: <see cref="CacheOptions.CredentialKey"/>, else derived from the first signing or encryption key, else the fixed constant.</summary>
+    public static byte[] CredentialKeyOf(CacheOptions options)
+    {
+        if (options.CredentialKey is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+
+        var serializer = options.Serializer;
+        var root = serializer?.SigningKeys is { Count: > 0 } signing && signing[0] is { Length: > 0 } s ? s
+            : serializer?.EncryptionKeys is { Count: > 0 } encryption && encryption[0] is { Length: > 0 } e ? e
+            : null;
+        return root is null ? FixedCredentialKey : DerivedKeys.GetValue(root, static r => HMACSHA256.HashData(r, DerivationLabel));
+    }
+
+    /// <summary>The keyed hash of a secret value, as it appears in key material and stored Vary values.</summary>
+    public static string Hash(byte[] credentialKey, string value)
+        => HashPrefix + Convert.ToHexStringLower(HMACSHA256.HashData(credentialKey, Encoding.UTF8.GetBytes(value)));
+
+    /// <summary>Tells whether a name is in the secret set (case-insensitive whatever the set's comparer).</summary>
+    public static bool IsSecretName(string name, ICollection<string>? secrets)
+    {
+        if (secrets is null || secrets.Count == 0)
+        {
+            return false;
+        }
+
+        if (secrets.Contains(name))
+        {
+            return true;
+        }
+
+        if (secrets is HashSet<string> set && ReferenceEquals(set.Comparer, StringComparer.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        foreach (var candidate in secrets)
+        {
+            if (string.Equals(candidate, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Tells whether a request header carries a credential: Authorization, Proxy-Authorization, Cookie, or a secret parameter name.</summary>
+    public static bool IsCredentialHeader(string name, CacheOptions options)
+        => HeaderConversions.CredentialHeaders.Contains(name) || IsSecretName(name, options.SecretParameters);
+
+    /// <summary>
+    /// The URL with the values of secret query and fragment parameters replaced by <c>REDACTED</c>, and user info
+    /// replaced by <c>REDACTED</c>. The same string instance when there is nothing to redact.
+    /// </summary>
+    public static string RedactUrl(string url, ICollection<string>? secrets)
+    {
+        var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
+        var authorityStart = schemeEnd < 0 ? 0 : schemeEnd + 3;
+        var authorityEnd = url.IndexOfAny(['/', '?', '#'], authorityStart);
+        if (authorityEnd < 0)
+        {
+            authorityEnd = url.Length;
+        }
+
+        var at = schemeEnd < 0 ? -1 : url.LastIndexOf('@', authorityEnd - 1, authorityEnd - authorityStart);
+        var queryStart = url.IndexOf('?', authorityEnd);
+        var fragmentStart = url.IndexOf('#', authorityEnd);
+        if (queryStart > fragmentStart && fragmentStart >= 0)
+        {
+            queryStart = -1; // a '?' inside the fragment
+        }
+
+        if (at < 0 && (secrets is null || secrets.Count == 0 || (queryStart < 0 && fragmentStart < 0)))
+        {
+            return url;
+        }
+
+        var builder = new StringBuilder(url.Length + 16);
+        var pathStart = authorityEnd;
+        if (at >= 0)
+        {
+            builder.Append(url, 0, authorityStart).Append(HeaderConversions.Redacted).Append(url, at, authorityEnd - at);
+        }
+        else
+        {
+            builder.Append(url, 0, authorityEnd);
+        }
+
+        var pathEnd = queryStart >= 0 ? queryStart : fragmentStart >= 0 ? fragmentStart : url.Length;
+        builder.Append(url, pathStart, pathEnd - pathStart);
+        if (queryStart >= 0)
+        {
+            var queryEnd = fragmentStart >= 0 ? fragmentStart : url.Length;
+            builder.Append('?');
+            AppendRedactedPairs(builder, url.AsSpan(queryStart + 1, queryEnd - queryStart - 1), secrets);
+        }
+
+        if (fragmentStart >= 0)
+        {
+            builder.Append('#');
+            AppendRedactedPairs(builder, url.AsSpan(fragmentStart + 1), secrets);
+        }
+
+        var result = builder.ToString();
+        return result == url ? url : result;
+    }
+
+    /// <summary>A header list in which credential and secret-named fields are <c>REDACTED</c>; the same instance when none is.</summary>
+    public static CachedHeaders RedactHeaders(CachedHeaders headers, CacheOptions options)
+    {
+        List<KeyValuePair<string, string[]>>? fields = null;
+        for (var i = 0; i < headers.Count; i++)
+        {
+            var field = headers[i];
+            if (IsCredentialHeader(field.Key, options) && !(field.Value.Length == 1 && field.Value[0] == HeaderConversions.Redacted))
+            {
+                fields ??= [.. headers];
+                fields[i] = new KeyValuePair<string, string[]>(field.Key, [HeaderConversions.Redacted]);
+            }
+        }
+
+        return fields is null ? headers : CachedHeaders.FromOwned([.. fields]);
+    }
+
+    /// <summary>Vary values in which every credential value is a keyed hash; the same instance when all are already.</summary>
+    public static CachedHeaders HashCredentialValues(CachedHeaders varyValues, CacheOptions options)
+    {
+        List<KeyValuePair<string, string[]>>? fields = null;
+        byte[]? key = null;
+        for (var i = 0; i < varyValues.Count; i++)
+        {
+            var field = varyValues[i];
+            if (!IsCredentialHeader(field.Key, options) || field.Value.All(v => v is null || v.StartsWith(HashPrefix, StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
+            key ??= CredentialKeyOf(options);
+            fields ??= [.. varyValues];
+            fields[i] = new KeyValuePair<string, string[]>(
+                field.Key,
+                field.Value.Select(v => v is null || v.StartsWith(HashPrefix, StringComparison.Ordinal) ? v! : Hash(key, v)).ToArray());
+        }
+
+        return fields is null ? varyValues : CachedHeaders.FromOwned([.. fields]);
+    }
+
+    /// <summary>Hashes secret values for one key computation; the credential key is derived at most once.</summary>
+    internal sealed class Hasher(CacheOptions options)
+    {
+        private byte[]? _key;
+
+        public bool IsSecret(string name) => IsSecretName(name, options.SecretParameters);
+
+        public string Hash(string value) => Secrets.Hash(_key ??= CredentialKeyOf(options), value);
+    }
+
+    private static void AppendRedactedPairs(StringBuilder builder, ReadOnlySpan<char> pairs, ICollection<string>? secrets)
+    {
+        var first = true;
+        foreach (var range in pairs.Split('&'))
+        {
+            var pair = pairs[range];
+            if (!first)
+            {
+                builder.Append('&');
+            }
+
+            first = false;
+            var equals = pair.IndexOf('=');
+            if (equals > 0 && IsSecretName(Unescape(pair[..equals]), secrets))
+            {
+                builder.Append(pair[..(equals + 1)]).Append(HeaderConversions.Redacted);
+            }
+            else
+            {
+                builder.Append(pair);
+            }
+        }
+    }
+
+    private static string Unescape(ReadOnlySpan<char> name)
+    {
+        var text = name.ToString();
+        return text.Contains('%', StringComparison.Ordinal) || text.Contains('+', StringComparison.Ordinal)
+            ? Uri.UnescapeDataString(text.Replace('+', ' '))
+            : text;
+    }
+}
