@@ -10,9 +10,10 @@ namespace CachedHttp;
 /// <summary>The readable format: <c>{hash}.json</c> (header and pretty metadata) + <c>{hash}.body</c> (raw body bytes).</summary>
 public partial class FileCache
 {
-    // The layout of a CachedHttp envelope of version 1 (see EntrySerializer): "CHC", version, flags, kind, uint32 metadata length.
-    private const int EnvelopeHeaderSize = 3 + 1 + 1 + 1 + 4;
-    private const byte EnvelopeVersion = 1;
+    // The clear header of a CachedHttp envelope (see EntrySerializer): "CHC", version, flags, kind, then for version 1 a
+    // uint32 metadata length (10 bytes), for version 2 expiry, body lengths and a uint32 metadata length at 22 (26 bytes).
+    // Only envelopes without compression, signing or encryption (flags 0) are split: the others are opaque.
+    private const int EnvelopeHeaderSize = 26;
     private const string FormatName = "cachedhttp-file-entry";
     private const int FormatVersion = 1;
 
@@ -26,7 +27,7 @@ public partial class FileCache
     private async ValueTask WriteReadableAsync(string key, string hash, ReadOnlyMemory<byte> value, DateTimeOffset? deleteAfter, CancellationToken cancellationToken)
     {
         var envelope = TrySplitEnvelope(value);
-        var body = envelope is null ? value : value[(EnvelopeHeaderSize + envelope.Metadata.Length)..];
+        var body = envelope is null ? value : value[envelope.PrefixLength..];
         var bodyPath = EntryPath(hash, BodyExtension);
         var bodyTemp = await WriteTempFileAsync(bodyPath, body.Length, (stream, token) => stream.WriteAsync(body, token), cancellationToken).ConfigureAwait(false);
         var header = new ReadableHeader(key, deleteAfter, value.Length, body.Length, Convert.ToHexStringLower(SHA256.HashData(body.Span)), envelope);
@@ -52,7 +53,7 @@ public partial class FileCache
                 bodyLength = bodyPrefix.Length + await CopyAsync(content, stream, sha, token).ConfigureAwait(false);
             },
             cancellationToken).ConfigureAwait(false);
-        var prefixLength = envelope is null ? 0 : EnvelopeHeaderSize + envelope.Metadata.Length;
+        var prefixLength = envelope?.PrefixLength ?? 0;
         var header = new ReadableHeader(key, deleteAfter, prefixLength + bodyLength, bodyLength, Convert.ToHexStringLower(sha.GetHashAndReset()), envelope);
         await WriteJsonAndCommitAsync(hash, header, bodyTemp, cancellationToken).ConfigureAwait(false);
     }
@@ -61,23 +62,37 @@ public partial class FileCache
     private static async ValueTask<byte[]> ReadEnvelopePrefixAsync(Stream content, CancellationToken cancellationToken)
     {
         var header = new byte[EnvelopeHeaderSize];
-        var got = await content.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        if (got < EnvelopeHeaderSize || !header.AsSpan(0, 3).SequenceEqual(EnvelopeMagic) || header[3] != EnvelopeVersion)
+        var got = await content.ReadAtLeastAsync(header.AsMemory(0, 4), 4, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        if (got < 4 || !header.AsSpan(0, 3).SequenceEqual(EnvelopeMagic) || HeaderLayout(header[3]) is not var (headerSize, _))
         {
             return header[..got];
         }
 
-        var metadataLength = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(6));
-        if (metadataLength > MaxJsonFileSize)
+        got += await content.ReadAtLeastAsync(header.AsMemory(4, headerSize - 4), headerSize - 4, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        if (got < headerSize || header[4] != 0)
         {
-            return header;
+            return header[..got];
         }
 
-        var prefix = new byte[EnvelopeHeaderSize + (int)metadataLength];
-        header.CopyTo(prefix, 0);
-        got = await content.ReadAtLeastAsync(prefix.AsMemory(EnvelopeHeaderSize), (int)metadataLength, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        return prefix[..(EnvelopeHeaderSize + got)];
+        var metadataLength = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(headerSize - 4));
+        if (metadataLength > MaxJsonFileSize)
+        {
+            return header[..got];
+        }
+
+        var prefix = new byte[headerSize + (int)metadataLength];
+        header.AsSpan(0, headerSize).CopyTo(prefix);
+        got = await content.ReadAtLeastAsync(prefix.AsMemory(headerSize), (int)metadataLength, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        return prefix[..(headerSize + got)];
     }
+
+    /// <summary>The clear header size and metadata-length offset of an envelope version; null for an unknown version.</summary>
+    private static (int HeaderSize, int MetadataLengthOffset)? HeaderLayout(byte version) => version switch
+    {
+        1 => (10, 6),
+        2 => (26, 22),
+        _ => null,
+    };
 
     /// <summary>
     /// Splits a CachedHttp envelope (version 1) into its header fields and metadata, when the metadata printed for
@@ -86,18 +101,19 @@ public partial class FileCache
     private static EnvelopeParts? TrySplitEnvelope(ReadOnlyMemory<byte> value)
     {
         var span = value.Span;
-        if (span.Length < EnvelopeHeaderSize || !span[..3].SequenceEqual(EnvelopeMagic) || span[3] != EnvelopeVersion)
+        if (span.Length < 6 || !span[..3].SequenceEqual(EnvelopeMagic) || HeaderLayout(span[3]) is not var (headerSize, lengthOffset)
+            || span.Length < headerSize || span[4] != 0)
         {
             return null;
         }
 
-        var metadataLength = BinaryPrimitives.ReadUInt32LittleEndian(span[6..]);
-        if (metadataLength > (uint)(span.Length - EnvelopeHeaderSize))
+        var metadataLength = BinaryPrimitives.ReadUInt32LittleEndian(span[lengthOffset..]);
+        if (metadataLength > (uint)(span.Length - headerSize))
         {
             return null;
         }
 
-        var metadata = value.Slice(EnvelopeHeaderSize, (int)metadataLength);
+        var metadata = value.Slice(headerSize, (int)metadataLength);
         try
         {
             // Print it as the .json file will, read that back as a reader will, and compare.
@@ -120,7 +136,7 @@ public partial class FileCache
             return null;
         }
 
-        return new EnvelopeParts(span[3], span[4], span[5], metadata.ToArray());
+        return new EnvelopeParts(span[3], span[4], span[5], span[..headerSize].ToArray(), metadata.ToArray());
     }
 
     /// <summary>
@@ -211,6 +227,7 @@ public partial class FileCache
                 writer.WriteNumber("version", envelope.Version);
                 writer.WriteNumber("flags", envelope.Flags);
                 writer.WriteNumber("kind", envelope.Kind);
+                writer.WriteString("header", Convert.ToHexStringLower(envelope.Header));
                 writer.WriteEndObject();
                 using var metadata = JsonDocument.Parse(envelope.Metadata);
                 writer.WritePropertyName("metadata");
@@ -262,6 +279,7 @@ public partial class FileCache
                     || !parts.TryGetProperty("version", out var envelopeVersion) || !envelopeVersion.TryGetByte(out var versionByte)
                     || !parts.TryGetProperty("flags", out var flags) || !flags.TryGetByte(out var flagsByte)
                     || !parts.TryGetProperty("kind", out var kind) || !kind.TryGetByte(out var kindByte)
+                    || !parts.TryGetProperty("header", out var headerHex) || headerHex.ValueKind != JsonValueKind.String
                     || !root.TryGetProperty("metadata", out var metadata))
                 {
                     return null;
@@ -272,7 +290,24 @@ public partial class FileCache
                     return null;
                 }
 
-                envelope = new EnvelopeParts(versionByte, flagsByte, kindByte, metadataBytes);
+                byte[] headerBytes;
+                try
+                {
+                    headerBytes = Convert.FromHexString(headerHex.GetString()!);
+                }
+                catch (FormatException)
+                {
+                    return null;
+                }
+
+                if (HeaderLayout(versionByte) is not var (headerSize, lengthOffset) || headerBytes.Length != headerSize
+                    || headerBytes[3] != versionByte || headerBytes[4] != flagsByte || headerBytes[5] != kindByte
+                    || BinaryPrimitives.ReadUInt32LittleEndian(headerBytes.AsSpan(lengthOffset)) != (uint)metadataBytes.Length)
+                {
+                    return null;
+                }
+
+                envelope = new EnvelopeParts(versionByte, flagsByte, kindByte, headerBytes, metadataBytes);
             }
 
             var header = new ReadableHeader(key.GetString()!, deleteAfterValue, valueLengthValue, bodyLengthValue, sha.GetString()!, envelope);
@@ -432,13 +467,9 @@ public partial class FileCache
             return 0;
         }
 
-        EnvelopeMagic.CopyTo(destination);
-        destination[3] = envelope.Version;
-        destination[4] = envelope.Flags;
-        destination[5] = envelope.Kind;
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[6..], (uint)envelope.Metadata.Length);
-        envelope.Metadata.CopyTo(destination[EnvelopeHeaderSize..]);
-        return EnvelopeHeaderSize + envelope.Metadata.Length;
+        envelope.Header.CopyTo(destination);
+        envelope.Metadata.CopyTo(destination[envelope.Header.Length..]);
+        return envelope.PrefixLength;
     }
 
     private async ValueTask<bool> ContainsReadableAsync(string hash, string key, CancellationToken cancellationToken)
@@ -509,11 +540,14 @@ public partial class FileCache
     }
 
     /// <summary>The header fields and metadata of a CachedHttp envelope; the metadata in its exact stored bytes.</summary>
-    private sealed record EnvelopeParts(byte Version, byte Flags, byte Kind, byte[] Metadata);
+    private sealed record EnvelopeParts(byte Version, byte Flags, byte Kind, byte[] Header, byte[] Metadata)
+    {
+        public int PrefixLength => Header.Length + Metadata.Length;
+    }
 
     /// <summary>What a .json file says about its entry.</summary>
     private sealed record ReadableHeader(string Key, DateTimeOffset? DeleteAfter, long ValueLength, long BodyLength, string BodySha256, EnvelopeParts? Envelope)
     {
-        public int PrefixLength => Envelope is null ? 0 : EnvelopeHeaderSize + Envelope.Metadata.Length;
+        public int PrefixLength => Envelope?.PrefixLength ?? 0;
     }
 }

@@ -401,7 +401,8 @@ public sealed class FileCacheTests
         root.GetProperty("value_is_envelope").GetBoolean().Should().BeTrue();
         root.GetProperty("body_length").GetInt64().Should().Be(response.Body.Length);
         root.GetProperty("body_sha256").GetString().Should().Be(Convert.ToHexStringLower(SHA256.HashData(response.Body.Span)));
-        root.GetProperty("envelope").GetProperty("version").GetInt32().Should().Be(1);
+        root.GetProperty("envelope").GetProperty("version").GetInt32().Should().Be(CachedHttp.Internal.EntrySerializer.CurrentVersion);
+        root.GetProperty("envelope").GetProperty("header").GetString().Should().HaveLength(52, "the 26-byte clear header of a version 2 envelope, in hex");
         var metadata = root.GetProperty("metadata");
         metadata.GetProperty("Url").GetString().Should().Be(response.Url.OriginalString);
         metadata.GetProperty("Status").GetInt32().Should().Be(200);
