@@ -33,6 +33,13 @@ public abstract class BaseCache : IDisposable, IAsyncDisposable
     /// <summary>Gets a short name of the storage engine, used in logs and metrics (for example <c>memory</c>).</summary>
     public virtual string Name => GetType().Name;
 
+    /// <summary>
+    /// Gets a value indicating whether <see cref="ReadAsync"/> returns the very array that was stored (not a copy) and
+    /// that array is never changed afterwards, so that a decoded form of it can be reused.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    protected internal virtual bool ReturnsSharedValues => false;
+
     /// <summary>Reads the value stored under <paramref name="key"/>.</summary>
     /// <returns>The stored bytes, or <see langword="null"/> when the key is missing or past its delete-after time.</returns>
     public abstract ValueTask<byte[]?> ReadAsync(string key, CancellationToken cancellationToken = default);

@@ -7,6 +7,8 @@ namespace CachedHttp;
 /// <content>The read and write paths used by <see cref="CachingHandler"/>.</content>
 public partial class CacheBackend
 {
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<byte[], DecodedEntry> _decoded = new();
+
     /// <summary>How many Vary lists an index remembers for one URL.</summary>
     private const int MaxNameSets = 8;
 
@@ -60,7 +62,7 @@ public partial class CacheBackend
             }
             else
             {
-                response = Serializer.Deserialize(bytes, storedKey);
+                response = Decode(bytes, storedKey);
             }
         }
         catch (CacheFormatException ex)
@@ -112,7 +114,7 @@ public partial class CacheBackend
             CachedResponse candidate;
             try
             {
-                candidate = Serializer.Deserialize(bytes, variantKey);
+                candidate = Decode(bytes, variantKey);
             }
             catch (CacheFormatException ex)
             {
@@ -207,6 +209,30 @@ public partial class CacheBackend
             }
         }
     }
+
+    /// <summary>
+    /// Deserializes a stored response. A storage that hands out the very array it stores, and never changes it
+    /// (<see cref="BaseCache.ReturnsSharedValues"/>: the in-memory one), gets the decoded record remembered against that
+    /// array, so that a hit does not parse the same metadata again; the record is immutable, so sharing it is safe.
+    /// </summary>
+    private CachedResponse Decode(byte[] bytes, string key)
+    {
+        if (!Responses.ReturnsSharedValues)
+        {
+            return Serializer.Deserialize(bytes, key);
+        }
+
+        if (_decoded.TryGetValue(bytes, out var known) && string.Equals(known.Key, key, StringComparison.Ordinal))
+        {
+            return known.Response;
+        }
+
+        var response = Serializer.Deserialize(bytes, key);
+        _decoded.AddOrUpdate(bytes, new DecodedEntry(key, response));
+        return response;
+    }
+
+    private sealed record DecodedEntry(string Key, CachedResponse Response);
 
     internal async ValueTask<bool> PassesFilterAsync(CachedResponse response, CancellationToken cancellationToken)
     {

@@ -26,6 +26,10 @@ public class InMemoryCache : BaseCache
     public override string Name => "memory";
 
     /// <inheritdoc />
+    /// <remarks>A write stores a copy that nobody changes afterwards, and a read returns it as is.</remarks>
+    protected internal override bool ReturnsSharedValues => true;
+
+    /// <inheritdoc />
     public override ValueTask<byte[]?> ReadAsync(string key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
