@@ -16,10 +16,8 @@ namespace CachedHttp.MongoDB;
 /// disposed with the backend.
 /// </para>
 /// </remarks>
-public class MongoDbBackend : CacheBackend
+public class MongoDbBackend : MongoBackendBase
 {
-    private readonly IDisposable? _ownedClient;
-
     /// <summary>Initializes a backend over a database the caller owns.</summary>
     /// <param name="database">The database; its client is shared and never disposed by the backend.</param>
     /// <param name="options">The caching options; defaults when null. Validated now.</param>
@@ -41,35 +39,10 @@ public class MongoDbBackend : CacheBackend
     }
 
     private MongoDbBackend(MongoConnection connection, CacheOptions? options)
-        : base(options, (validated, store) => new MongoDbCache(connection.Database, store, connection.Options, validated.TimeProvider, MongoClients.Logger(validated)))
+        : base(connection, options, (validated, store) => new MongoDbCache(connection.Database, store, connection.Options, validated.TimeProvider, MongoClients.Logger(validated)))
     {
-        _ownedClient = connection.OwnedClient;
-        Database = connection.Database;
-        MongoOptions = connection.Options;
     }
 
-    /// <summary>Gets the database.</summary>
-    public IMongoDatabase Database { get; }
-
-    /// <summary>Gets the MongoDB options.</summary>
-    public MongoDbCacheOptions MongoOptions { get; }
-
-    /// <inheritdoc />
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing)
-        {
-            _ownedClient?.Dispose();
-        }
-    }
-
-    /// <inheritdoc />
-    protected override async ValueTask DisposeAsyncCore()
-    {
-        await base.DisposeAsyncCore().ConfigureAwait(false);
-        _ownedClient?.Dispose();
-    }
 }
 
 /// <summary>
@@ -84,10 +57,8 @@ public class MongoDbBackend : CacheBackend
 /// disposed with the backend.
 /// </para>
 /// </remarks>
-public class GridFsBackend : CacheBackend
+public class GridFsBackend : MongoBackendBase
 {
-    private readonly IDisposable? _ownedClient;
-
     /// <summary>Initializes a backend over a database the caller owns.</summary>
     /// <param name="database">The database; its client is shared and never disposed by the backend.</param>
     /// <param name="options">The caching options; defaults when null. Validated now.</param>
@@ -109,7 +80,22 @@ public class GridFsBackend : CacheBackend
     }
 
     private GridFsBackend(MongoConnection connection, CacheOptions? options)
-        : base(options, (validated, store) => new GridFsCache(connection.Database, store, connection.Options, validated.TimeProvider, MongoClients.Logger(validated)))
+        : base(connection, options, (validated, store) => new GridFsCache(connection.Database, store, connection.Options, validated.TimeProvider, MongoClients.Logger(validated)))
+    {
+    }
+
+}
+
+/// <summary>
+/// What <see cref="MongoDbBackend"/> and <see cref="GridFsBackend"/> share: the database, the MongoDB options, and the
+/// client the backend owns when it created it from a connection string.
+/// </summary>
+public abstract class MongoBackendBase : CacheBackend
+{
+    private readonly IDisposable? _ownedClient;
+
+    private protected MongoBackendBase(MongoConnection connection, CacheOptions? options, Func<CacheOptions, string, BaseCache> createStore)
+        : base(options, createStore)
     {
         _ownedClient = connection.OwnedClient;
         Database = connection.Database;
