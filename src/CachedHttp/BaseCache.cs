@@ -123,6 +123,82 @@ public abstract class BaseCache : IDisposable, IAsyncDisposable
     /// <remarks>The default does nothing: storages with native expiry need no sweep.</remarks>
     public virtual ValueTask<int> DeleteExpiredAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(0);
 
+    /// <summary>
+    /// Enumerates what is known about each live value without reading it whole: its size, last use and delete-after
+    /// time, and its first <paramref name="headBytes"/> bytes (for the metadata at the front of an entry).
+    /// </summary>
+    /// <param name="headBytes">How many leading bytes of each value to return in <see cref="StoredEntryInfo.Head"/>; 0 for none.</param>
+    /// <param name="cancellationToken">A token to cancel the enumeration.</param>
+    /// <remarks>
+    /// The default reads every value through <see cref="GetEntriesAsync"/> and knows no last use; storages that can
+    /// read a prefix (SQLite, files, Redis) or track use (memory, files, SQLite) override it.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="headBytes"/> is negative.</exception>
+    public virtual async IAsyncEnumerable<StoredEntryInfo> GetEntryInfosAsync(int headBytes = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(headBytes);
+        await foreach (var entry in GetEntriesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new StoredEntryInfo(entry.Key, entry.Value.Length)
+            {
+                Head = entry.Value.AsMemory(0, Math.Min(headBytes, entry.Value.Length)),
+            };
+        }
+    }
+
+    /// <summary>Sums the sizes, in bytes, of the live values.</summary>
+    /// <remarks>The default enumerates <see cref="GetEntryInfosAsync"/>; storages that keep the total override it.</remarks>
+    public virtual async ValueTask<long> GetTotalBytesAsync(CancellationToken cancellationToken = default)
+    {
+        long total = 0;
+        await foreach (var info in GetEntryInfosAsync(0, cancellationToken).ConfigureAwait(false))
+        {
+            total += info.Size;
+        }
+
+        return total;
+    }
+
+    /// <summary>Gets the size bounds this storage enforces, or <see langword="null"/> when it is unbounded.</summary>
+    public StorageSizeLimits? SizeLimits { get; private set; }
+
+    /// <summary>Gets a value indicating whether this storage can enforce <see cref="StorageSizeLimits"/> (by evicting least-recently-used values).</summary>
+    /// <value>The default value is <see langword="false"/>; the memory, file and SQLite storages return <see langword="true"/>.</value>
+    public virtual bool SupportsSizeLimits => false;
+
+    /// <summary>Sets the size bounds this storage enforces from now on, by evicting its least-recently-used values.</summary>
+    /// <param name="limits">The bounds; <see langword="null"/> for none.</param>
+    /// <exception cref="NotSupportedException">The storage cannot enforce bounds (<see cref="SupportsSizeLimits"/> is false).</exception>
+    /// <remarks>
+    /// Eviction never runs on the caller's path: a write that goes over a bound schedules a trim in the background,
+    /// so a storage may hold a little more than its bounds for a moment.
+    /// </remarks>
+    public void SetSizeLimits(StorageSizeLimits? limits)
+    {
+        if (limits is not null && !SupportsSizeLimits)
+        {
+            throw new NotSupportedException($"The {Name} storage cannot enforce MaxEntries or MaxBytes; it relies on its own eviction (see the backends documentation).");
+        }
+
+        SizeLimits = limits;
+        OnSizeLimitsChanged(limits);
+    }
+
+    /// <summary>Called when <see cref="SetSizeLimits"/> changes the bounds; a bounded storage trims to them (in the background).</summary>
+    /// <param name="limits">The new bounds, or <see langword="null"/>.</param>
+    protected virtual void OnSizeLimitsChanged(StorageSizeLimits? limits)
+    {
+    }
+
+    /// <summary>Records values this storage removed on its own in the <c>cachedhttp.evictions</c> metric.</summary>
+    /// <param name="reason">A short fixed word: <c>size</c> for size bounds, <c>expired</c> for delete-after times.</param>
+    /// <param name="count">How many values.</param>
+    protected void OnEvicted(string reason, long count)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(reason);
+        Internal.CacheMetrics.Evicted(Name, reason, count);
+    }
+
     /// <summary>Tells whether an entry with the given delete-after time is gone at this storage's current time.</summary>
     protected bool IsPastDeleteAfter(DateTimeOffset? deleteAfter)
         => deleteAfter is { } at && at <= TimeProvider.GetUtcNow();

@@ -46,6 +46,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         Redirects = redirects;
         Logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CachedHttp");
         Serializer = new EntrySerializer(Options);
+        ApplySizeLimits();
     }
 
     /// <summary>Initializes a backend whose stores are created from its validated options.</summary>
@@ -59,6 +60,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         Redirects = createStore(Options, "redirects");
         Logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CachedHttp");
         Serializer = new EntrySerializer(Options);
+        ApplySizeLimits();
     }
 
     /// <summary>Gets the options.</summary>
@@ -387,6 +389,30 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         if (!ReferenceEquals(Redirects, Responses))
         {
             await Redirects.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Hands <see cref="CacheOptions.MaxEntries"/> and <see cref="CacheOptions.MaxBytes"/> to both stores (aliases are bounded by the same values).</summary>
+    private void ApplySizeLimits()
+    {
+        if (Options.MaxEntries is null && Options.MaxBytes is null)
+        {
+            return;
+        }
+
+        foreach (var store in new[] { Responses, Redirects })
+        {
+            if (!store.SupportsSizeLimits)
+            {
+                var option = Options.MaxEntries is null ? nameof(CacheOptions.MaxBytes) : nameof(CacheOptions.MaxEntries);
+                Responses.Dispose();
+                Redirects.Dispose();
+                throw new ArgumentException(
+                    $"CacheOptions.{option} is not supported by the {store.Name} storage, which has its own eviction (see the backends documentation); use MaxEntryBytes and expiration instead.",
+                    option);
+            }
+
+            store.SetSizeLimits(new StorageSizeLimits { MaxEntries = Options.MaxEntries, MaxBytes = Options.MaxBytes });
         }
     }
 

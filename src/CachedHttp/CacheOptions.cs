@@ -96,6 +96,28 @@ public sealed class CacheOptions
     public long MaxBodySize { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>
+    /// Gets or sets the most responses the storage keeps; beyond it, the least recently used are evicted in the
+    /// background. Enforced by the memory, file and SQLite storages; the server backends reject it (they have their
+    /// own eviction: Redis <c>maxmemory-policy</c>, TTL on MongoDB and DynamoDB).
+    /// </summary>
+    /// <value>The default value is <see langword="null"/> (no bound).</value>
+    public long? MaxEntries { get; set; }
+
+    /// <summary>
+    /// Gets or sets the most bytes of stored entries (serialized: metadata and body) the storage keeps; beyond it, the
+    /// least recently used entries are evicted in the background. Same storages as <see cref="MaxEntries"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/> (no bound).</value>
+    public long? MaxBytes { get; set; }
+
+    /// <summary>
+    /// Gets or sets the largest serialized entry (metadata and body, after compression) that is stored; a larger one
+    /// is served but not stored. Enforced by every backend.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: only <see cref="MaxBodySize"/> applies.</value>
+    public long? MaxEntryBytes { get; set; }
+
+    /// <summary>
     /// Gets or sets a value indicating whether responses are shared between requests with different credentials
     /// (<c>Authorization</c>, <c>Proxy-Authorization</c>, <c>Cookie</c>). When off, credentials are part of the key.
     /// </summary>
@@ -250,6 +272,10 @@ public sealed class CacheOptions
         }
 
         Require(MaxBodySize >= 0, nameof(MaxBodySize), $"must be zero or positive, not {MaxBodySize}");
+        Require(MaxEntries is null or > 0, nameof(MaxEntries), $"must be positive or null, not {MaxEntries}");
+        Require(MaxBytes is null or > 0, nameof(MaxBytes), $"must be positive or null, not {MaxBytes}");
+        Require(MaxEntryBytes is null or > 0, nameof(MaxEntryBytes), $"must be positive or null, not {MaxEntryBytes}");
+        Require(MaxEntryBytes is null || MaxBytes is null || MaxEntryBytes <= MaxBytes, nameof(MaxEntryBytes), $"is {MaxEntryBytes}, more than MaxBytes ({MaxBytes})");
         Require(StaleIfError is null || StaleIfError >= TimeSpan.Zero, nameof(StaleIfError), "must not be negative");
         Require(StaleWhileRevalidate is null || StaleWhileRevalidate >= TimeSpan.Zero, nameof(StaleWhileRevalidate), "must not be negative");
         Require(StaleRetention >= TimeSpan.Zero, nameof(StaleRetention), "must not be negative");
@@ -280,6 +306,9 @@ public sealed class CacheOptions
             AsyncFilter = AsyncFilter,
             AutoClose = AutoClose,
             MaxBodySize = MaxBodySize,
+            MaxEntries = MaxEntries,
+            MaxBytes = MaxBytes,
+            MaxEntryBytes = MaxEntryBytes,
             CoalesceRequests = CoalesceRequests,
             ShareAcrossCredentials = ShareAcrossCredentials,
             TimeProvider = TimeProvider,
