@@ -38,6 +38,31 @@ internal static class CacheActivitySource
         return activity;
     }
 
+    /// <summary>Marks a storage span as abandoned at the timeout: status Error, <c>error.type</c> <see cref="TimeoutException"/>, and a <c>cachedhttp.storage.timeout</c> event.</summary>
+    public static void TimedOut(Activity? activity, TimeSpan timeout)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetStatus(ActivityStatusCode.Error, "timeout");
+        if (activity.IsAllDataRequested)
+        {
+            activity.SetTag("error.type", typeof(TimeoutException).FullName);
+            activity.AddEvent(new ActivityEvent("cachedhttp.storage.timeout", tags: new ActivityTagsCollection { ["timeout.seconds"] = timeout.TotalSeconds }));
+        }
+    }
+
+    /// <summary>Adds an event without tags to a storage span: <c>cachedhttp.storage.skipped</c>, <c>cachedhttp.circuit.opened</c>, <c>cachedhttp.circuit.closed</c>.</summary>
+    public static void AddEvent(Activity? activity, string name)
+    {
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.AddEvent(new ActivityEvent(name));
+        }
+    }
+
     /// <summary>Marks a storage span as failed (OpenTelemetry: status Error and <c>error.type</c>).</summary>
     public static void Failed(Activity? activity, Exception exception)
     {
