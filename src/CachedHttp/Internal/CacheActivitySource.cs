@@ -5,7 +5,10 @@ namespace CachedHttp.Internal;
 /// <summary>
 /// The one <see cref="ActivitySource"/> of the library, named <c>CachedHttp</c>: a span around each storage operation
 /// of a request (<c>cachedhttp.storage.read</c>, <c>cachedhttp.storage.write</c>), tagged <c>backend</c> and
-/// <c>operation</c> like the storage metrics, with an error status and an <c>error.type</c> tag when it fails.
+/// <c>operation</c> like the storage metrics, with an error status and an <c>error.type</c> tag when it fails. Events
+/// mark a timeout (<c>cachedhttp.storage.timeout</c>), a call skipped because the circuit is open
+/// (<c>cachedhttp.storage.skipped</c>), and the call that opened or closed the circuit (<c>cachedhttp.circuit.opened</c>,
+/// <c>cachedhttp.circuit.closed</c>).
 /// </summary>
 /// <remarks>Starting a span costs nothing when no listener samples the source.</remarks>
 internal static class CacheActivitySource
