@@ -44,7 +44,7 @@ public partial class CacheBackend
 
         var started = Stopwatch.GetTimestamp();
         CancellationTokenSource? timeout = null;
-        CancellationTokenSource? linked = null;
+        CancellationTokenRegistration callerCancellation = default;
         try
         {
             T value;
@@ -54,12 +54,11 @@ public partial class CacheBackend
             }
             else
             {
-                // The timer belongs to the options' clock, so that tests can drive it; it starts only for an operation
-                // that did not complete synchronously (an in-memory hit costs no timer).
+                // The operation's token is cancelled at the timeout or by the caller. The timer belongs to the options'
+                // clock, so that tests can drive it, and it (like the link to the caller's token) is set up only for an
+                // operation that did not complete synchronously: an in-memory hit costs one small allocation.
                 timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, Options.TimeProvider);
-                linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token) : null;
-                var token = linked?.Token ?? timeout.Token;
-                var pending = call(this, state, token);
+                var pending = call(this, state, timeout.Token);
                 if (pending.IsCompleted)
                 {
                     value = await pending.ConfigureAwait(false);
@@ -67,11 +66,12 @@ public partial class CacheBackend
                 else
                 {
                     timeout.CancelAfter(limit);
+                    callerCancellation = cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), timeout);
                     var task = pending.AsTask();
                     try
                     {
                         // A storage that ignores its token is not waited for past the timeout.
-                        value = await task.WaitAsync(token).ConfigureAwait(false);
+                        value = await task.WaitAsync(timeout.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (!task.IsCompleted)
                     {
@@ -91,10 +91,16 @@ public partial class CacheBackend
 
             return (true, value);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested)
         {
+            // The caller cancelled, whatever the storage made of it: a cancellation, not a failure of the storage.
             breaker?.OnCancelled(permit);
-            throw;
+            if (ex is OperationCanceledException canceled && canceled.CancellationToken == cancellationToken)
+            {
+                throw;
+            }
+
+            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -122,7 +128,7 @@ public partial class CacheBackend
         }
         finally
         {
-            linked?.Dispose();
+            callerCancellation.Dispose();
             timeout?.Dispose();
             CacheMetrics.Duration(Name, operation, started);
         }

@@ -223,10 +223,11 @@ public class StorageFaultTests
         store.Calls.Should().Be(calls);
     }
 
-    [Test]
-    public async Task SendAsync_CallerCancelsDuringAHungLookup_ThrowsCancellationAndNothingIsCounted()
+    [TestCase(StoreFault.Hangs)]
+    [TestCase(StoreFault.HangsUntilCancelled)]
+    public async Task SendAsync_CallerCancelsDuringAHungLookup_ThrowsCancellationAndNothingIsCounted(StoreFault fault)
     {
-        var store = new FaultyStore { Fault = StoreFault.Hangs };
+        var store = new FaultyStore { Fault = fault };
         using var metrics = new MetricsRecorder(store.Name);
         using var cache = Create(store, threshold: 1);
         using var cancellation = new CancellationTokenSource();
@@ -235,7 +236,9 @@ public class StorageFaultTests
         await Eventually.Until(() => store.Calls == 1, "the lookup has started");
         await cancellation.CancelAsync();
 
-        await FluentActions.Awaiting(() => pending).Should().ThrowAsync<OperationCanceledException>();
+        (await FluentActions.Awaiting(() => pending).Should().ThrowAsync<OperationCanceledException>())
+            .Which.CancellationToken.Should().Be(cancellation.Token);
+        cache.Stub.TotalCalls.Should().Be(0, "a cancelled request does not go on to the network");
         cache.Backend.Breaker!.State.Should().Be(CircuitState.Closed, "a cancelled call is no storage failure");
         cache.Backend.Breaker.ConsecutiveFailures.Should().Be(0);
         metrics.Sum("cachedhttp.storage.errors").Should().Be(0);
