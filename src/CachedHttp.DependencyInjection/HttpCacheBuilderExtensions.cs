@@ -50,7 +50,9 @@ public static class HttpCacheBuilderExtensions
     ///   "UrlsExpireAfter": { "api.example.com/static": "-1", "*.example.com/live": "0" },
     ///   "AllowedCodes": [ 200, 203 ],
     ///   "CacheControl": true,
-    ///   "StaleIfError": "5m"
+    ///   "StaleIfError": "5m",
+    ///   "StorageTimeout": "2s",
+    ///   "CircuitBreaker": { "FailureThreshold": 5, "BreakDuration": "30s" }
     /// }
     /// </code>
     /// <para>

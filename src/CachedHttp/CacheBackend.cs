@@ -46,6 +46,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         Redirects = redirects;
         Logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CachedHttp");
         Serializer = new EntrySerializer(Options);
+        InitializeFaultHandling();
         ApplySizeLimits();
     }
 
@@ -60,6 +61,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         Redirects = createStore(Options, "redirects");
         Logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CachedHttp");
         Serializer = new EntrySerializer(Options);
+        InitializeFaultHandling();
         ApplySizeLimits();
     }
 
@@ -353,6 +355,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            ReleaseCircuit();
             Dispose(disposing: true);
             GC.SuppressFinalize(this);
         }
@@ -363,6 +366,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            ReleaseCircuit();
             await DisposeAsyncCore().ConfigureAwait(false);
             GC.SuppressFinalize(this);
         }

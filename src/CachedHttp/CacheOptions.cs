@@ -228,6 +228,32 @@ public sealed class CacheOptions
     /// <value>The default value is <see langword="null"/> (derived, see remarks).</value>
     public byte[]? CredentialKey { get; set; }
 
+    /// <summary>
+    /// Gets or sets how long one storage operation of a request (a lookup, a save, an invalidation) may take before it is
+    /// abandoned: the request then goes to the network, as when the storage fails. <see langword="null"/> or
+    /// <see cref="Timeout.InfiniteTimeSpan"/> means no limit.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// The operation's cancellation token is cancelled at the timeout, and a storage that ignores it is no longer waited
+    /// for. A timeout counts as a failure for the <see cref="CircuitBreaker"/>. The caller's own cancellation stays a
+    /// cancellation: it is neither a timeout nor a storage failure.
+    /// </para>
+    /// <para>
+    /// This bounds a whole cache operation, which may be several storage calls (a lookup reads a redirect alias and a
+    /// Vary variant too); the timeouts of the Redis, MongoDB and DynamoDB storages bound each single call. A backend reads
+    /// this value once, when it is constructed.
+    /// </para>
+    /// </remarks>
+    /// <value>The default value is 5 seconds.</value>
+    public TimeSpan? StorageTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets the circuit breaker that stops calling a failing storage for a while (see <see cref="CircuitBreakerOptions"/>).
+    /// </summary>
+    /// <value>The default value is a <see cref="CircuitBreakerOptions"/> that is enabled, opens after 5 consecutive failures and breaks for 30 seconds.</value>
+    public CircuitBreakerOptions CircuitBreaker { get; set; } = new();
+
     /// <summary>Gets the default of <see cref="SecretParameters"/>.</summary>
     public static IReadOnlyList<string> DefaultSecretParameters { get; } =
     [
@@ -288,6 +314,12 @@ public sealed class CacheOptions
         Require(SecretParameters is not null, nameof(SecretParameters), "must not be null; use an empty set");
         Require(SecretParameters!.All(n => !string.IsNullOrEmpty(n)), nameof(SecretParameters), "contains an empty name");
         Require(CredentialKey is null || CredentialKey.Length >= 16, nameof(CredentialKey), $"has {CredentialKey?.Length} bytes; it needs at least 16 (32 random bytes recommended)");
+        Require(
+            StorageTimeout is null || StorageTimeout == Timeout.InfiniteTimeSpan || (StorageTimeout > TimeSpan.Zero && StorageTimeout.Value.TotalMilliseconds <= MaxTimerMilliseconds),
+            nameof(StorageTimeout),
+            $"must be positive (at most {MaxTimerMilliseconds} ms), Timeout.InfiniteTimeSpan or null, not {StorageTimeout}");
+        Require(CircuitBreaker is not null, nameof(CircuitBreaker), "must not be null; set CircuitBreaker.Enabled to false to turn it off");
+        CircuitBreaker!.Validate(nameof(CircuitBreaker));
     }
 
     /// <summary>Copies these options (collections are copied too).</summary>
@@ -323,11 +355,16 @@ public sealed class CacheOptions
             Serializer = Serializer.Clone(),
             SecretParameters = new HashSet<string>(SecretParameters, StringComparer.OrdinalIgnoreCase),
             CredentialKey = CredentialKey is null ? null : (byte[])CredentialKey.Clone(),
+            StorageTimeout = StorageTimeout,
+            CircuitBreaker = CircuitBreaker.Clone(),
         };
         copy._expireAfter = _expireAfter;
         copy.ExpireAfterIsSet = ExpireAfterIsSet;
         return copy;
     }
+
+    /// <summary>The longest delay a timer takes (about 49.7 days).</summary>
+    private const double MaxTimerMilliseconds = uint.MaxValue - 1;
 
     internal static bool IsTokenChar(char c)
         => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);

@@ -64,7 +64,7 @@ public partial class CachingHandler
             // §4.3.4: a 304 updates the stored response it selects (by strong validator when it has one).
             if (CachePolicy.SelectsForUpdate(headers, contentHeaders, stored))
             {
-                var freshened = await FreshenAsync(key, stored, headers, contentHeaders, actions, requestTime, responseTime).ConfigureAwait(false);
+                var freshened = await FreshenAsync(key, stored, headers, contentHeaders, actions, requestTime, responseTime, request).ConfigureAwait(false);
                 if (conditional)
                 {
                     // §4.3.3: the cache's own validation succeeded: serve the stored body with the updated fields.
@@ -122,7 +122,8 @@ public partial class CachingHandler
         if (response.Content is null || (!plan.Store && flight is null))
         {
             flight?.Complete(FlightResult.Retry);
-            return Finish(response, CacheStatus.Miss, key, new CacheInfo(CacheStatus.Miss, key, responseTime, null, false, false, false));
+            var result = MissOrBypassed(request);
+            return Finish(response, result, key, new CacheInfo(result, key, responseTime, null, false, false, false));
         }
 
         if (plan.Store && history.Count > 0)
@@ -141,7 +142,7 @@ public partial class CachingHandler
             var complete = storedCandidate with { Body = body };
             if (store && await PassesFilterSafeAsync(complete).ConfigureAwait(false))
             {
-                await SafeSaveAsync(key, complete, deleteAfter).ConfigureAwait(false);
+                await SafeSaveAsync(key, complete, deleteAfter, request).ConfigureAwait(false);
             }
 
             sharedFlight?.Complete(new FlightResult(complete, null));
@@ -154,7 +155,9 @@ public partial class CachingHandler
             ex => sharedFlight?.Complete(ex is OperationCanceledException ? FlightResult.Retry : new FlightResult(null, ex)),
             _ => sharedFlight?.Complete(FlightResult.Retry));
         response.Content = tee;
-        var info = new CacheInfo(CacheStatus.Miss, key, responseTime, plan.ExpiresAt, false, false, plan.Store);
+        var info = IsStorageBypassed(request)
+            ? new CacheInfo(CacheStatus.Bypassed, key, responseTime, null, false, false, false)
+            : new CacheInfo(CacheStatus.Miss, key, responseTime, plan.ExpiresAt, false, false, plan.Store);
 
         // A body known to be empty is complete now, so a caller that never reads it still gets it stored.
         if (request.Method == HttpMethod.Head || response.StatusCode is HttpStatusCode.NoContent || tee.Headers.ContentLength == 0)
@@ -162,7 +165,7 @@ public partial class CachingHandler
             await tee.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        return Finish(response, CacheStatus.Miss, key, info);
+        return Finish(response, info.Status, key, info);
     }
 
     private async ValueTask<bool> PassesFilterSafeAsync(CachedResponse response)
@@ -179,14 +182,14 @@ public partial class CachingHandler
     }
 
     /// <summary>§4.3.4: a 304 updates the stored fields and freshness (§3.2); the stored body is kept.</summary>
-    private async ValueTask<CachedResponse> FreshenAsync(string key, CachedResponse stored, CachedHeaders headers, CachedHeaders contentHeaders, CacheActions actions, DateTimeOffset requestTime, DateTimeOffset responseTime)
+    private async ValueTask<CachedResponse> FreshenAsync(string key, CachedResponse stored, CachedHeaders headers, CachedHeaders contentHeaders, CacheActions actions, DateTimeOffset requestTime, DateTimeOffset responseTime, HttpRequestMessage owner)
     {
         var updated = CachePolicy.Freshen(stored, headers, contentHeaders, requestTime, responseTime);
         var plan = CachePolicy.ForResponse(updated, actions with { SkipWrite = false }, Cache.Options);
         updated = updated with { ExpiresAt = plan.Store ? plan.ExpiresAt : responseTime };
         if (plan.Store)
         {
-            await SafeSaveAsync(key, updated, plan.DeleteAfter).ConfigureAwait(false);
+            await SafeSaveAsync(key, updated, plan.DeleteAfter, owner).ConfigureAwait(false);
         }
 
         return updated;
@@ -208,7 +211,7 @@ public partial class CachingHandler
             }
 
             var getKey = Cache.CreateKey(probe);
-            var stored = await SafeLookupAsync(getKey, probe, CancellationToken.None).ConfigureAwait(false);
+            var stored = await SafeLookupAsync(getKey, probe, CancellationToken.None, owner: request).ConfigureAwait(false);
             if (stored is null)
             {
                 return;
@@ -222,7 +225,7 @@ public partial class CachingHandler
                 var plan = CachePolicy.ForResponse(updated, actions with { SkipWrite = false }, options);
                 if (plan.Store)
                 {
-                    await SafeSaveAsync(getKey, updated with { ExpiresAt = plan.ExpiresAt }, plan.DeleteAfter).ConfigureAwait(false);
+                    await SafeSaveAsync(getKey, updated with { ExpiresAt = plan.ExpiresAt }, plan.DeleteAfter, request).ConfigureAwait(false);
                 }
             }
             else if (!stored.IsExpired(responseTime))
@@ -230,13 +233,13 @@ public partial class CachingHandler
                 // §4.3.5: "otherwise, the cache SHOULD consider the stored response to be stale".
                 var window = stored.HasValidators ? options.StaleRetention : TimeSpan.Zero;
                 window = new[] { window, options.StaleIfError ?? TimeSpan.Zero, options.StaleWhileRevalidate ?? TimeSpan.Zero }.Max();
-                await SafeSaveAsync(getKey, stored with { ExpiresAt = responseTime }, CachePolicy.SafeAdd(responseTime, window)).ConfigureAwait(false);
+                await SafeSaveAsync(getKey, stored with { ExpiresAt = responseTime }, CachePolicy.SafeAdd(responseTime, window), request).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Log.StorageFailed(Cache.Logger, ex, Cache.Name, "head-update");
-            CacheMetrics.StorageError(Cache.Name, "head-update");
+            CacheMetrics.StorageError(Cache.Name, "head-update", "error");
         }
     }
 
@@ -358,9 +361,14 @@ public partial class CachingHandler
             }
         }
 
+        if (IsStorageBypassed(request))
+        {
+            return;
+        }
+
+        var keys = new List<string>();
         try
         {
-            var keys = new List<string>();
             foreach (var url in targets)
             {
                 foreach (var method in new[] { HttpMethod.Get, HttpMethod.Head })
@@ -374,13 +382,18 @@ public partial class CachingHandler
                     keys.Add(Cache.CreateKey(probe));
                 }
             }
-
-            await Cache.DeleteManyAsync(keys, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Log.StorageFailed(Cache.Logger, ex, Cache.Name, "invalidate");
-            CacheMetrics.StorageError(Cache.Name, "invalidate");
+            CacheMetrics.StorageError(Cache.Name, "invalidate", "error");
+            return;
+        }
+
+        var (succeeded, _) = await Cache.CallStorageAsync("invalidate", keys, static (cache, keys, token) => cache.DeleteManyAsync(keys, token), cancellationToken).ConfigureAwait(false);
+        if (!succeeded)
+        {
+            BypassStorage(request);
         }
     }
 

@@ -15,7 +15,10 @@ namespace CachedHttp;
 /// (as <c>IHttpClientFactory</c> does). Both <see cref="SendAsync"/> and the synchronous <see cref="Send"/> cache.
 /// </para>
 /// <para>
-/// A storage failure never fails a request: it is logged and counted, and the request goes to the network.
+/// A storage failure never fails a request: it is logged and counted, and the request goes to the network. So does a
+/// storage operation that exceeds <see cref="CacheOptions.StorageTimeout"/>, and while the backend's circuit breaker is
+/// open (<see cref="CacheOptions.CircuitBreaker"/>) requests do not call the storage at all. Such a response has the
+/// status <see cref="CacheStatus.Bypassed"/> and is not stored.
 /// </para>
 /// <para>
 /// Place it above the handler that talks to the network. When that handler follows redirects itself, the cache
@@ -29,6 +32,8 @@ public partial class CachingHandler : DelegatingHandler
     {
         "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range",
     };
+
+    private static readonly HttpRequestOptionsKey<bool> StorageBypassedKey = new("CachedHttp.StorageBypassed");
 
     private static readonly string[] NotModifiedFields = ["Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary"];
 
@@ -346,50 +351,72 @@ public partial class CachingHandler : DelegatingHandler
         return response;
     }
 
-    private async ValueTask<CachedResponse?> SafeLookupAsync(string key, HttpRequestMessage request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Looks a key up, failing open (see <see cref="CacheBackend.CallStorageAsync"/>): <see langword="null"/> when nothing
+    /// usable is stored, and also when the storage is skipped, fails or times out, which marks <paramref name="owner"/>'s
+    /// storage as bypassed.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="request">The request that selects a Vary variant.</param>
+    /// <param name="owner">The request being answered, whose storage calls stop after one fails; <paramref name="request"/> when null.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    private async ValueTask<CachedResponse?> SafeLookupAsync(string key, HttpRequestMessage request, CancellationToken cancellationToken, HttpRequestMessage? owner = null)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var activity = CacheActivitySource.StartStorage("read", Cache.Name);
-        try
+        owner ??= request;
+        if (IsStorageBypassed(owner))
         {
-            return (await Cache.LookupAsync(key, request, cancellationToken).ConfigureAwait(false)).Response;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            CacheActivitySource.Failed(activity, ex);
-            Log.StorageFailed(Cache.Logger, ex, Cache.Name, "read");
-            CacheMetrics.StorageError(Cache.Name, "read");
             return null;
         }
-        finally
+
+        var (succeeded, found) = await Cache.CallStorageAsync(
+            "read", (key, request), static (cache, state, token) => cache.LookupAsync(state.key, state.request, token), cancellationToken).ConfigureAwait(false);
+        if (!succeeded)
         {
-            CacheMetrics.Duration(Cache.Name, "read", started);
+            BypassStorage(owner);
         }
+
+        return found.Response;
     }
 
-    private async ValueTask<bool> SafeSaveAsync(string key, CachedResponse response, DateTimeOffset? deleteAfter)
+    /// <summary>Saves a response, failing open; nothing is tried once a storage call of <paramref name="owner"/> has failed.</summary>
+    private async ValueTask<bool> SafeSaveAsync(string key, CachedResponse response, DateTimeOffset? deleteAfter, HttpRequestMessage owner)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var activity = CacheActivitySource.StartStorage("write", Cache.Name);
-        try
+        if (IsStorageBypassed(owner))
         {
-            // Not the caller's token: a response the caller has finished reading is stored even if it then cancels.
-            await Cache.SaveAsync(key, response, deleteAfter, CancellationToken.None).ConfigureAwait(false);
-            CacheMetrics.Stored(Cache.Name, response.Body.Length);
-            return true;
-        }
-        catch (Exception ex)
-        {
-            CacheActivitySource.Failed(activity, ex);
-            Log.StorageFailed(Cache.Logger, ex, Cache.Name, "write");
-            CacheMetrics.StorageError(Cache.Name, "write");
             return false;
         }
-        finally
+
+        // Not the caller's token: a response the caller has finished reading is stored even if it then cancels.
+        var (succeeded, _) = await Cache.CallStorageAsync(
+            "write",
+            (key, response, deleteAfter),
+            static async (cache, state, token) =>
+            {
+                await cache.SaveAsync(state.key, state.response, state.deleteAfter, token).ConfigureAwait(false);
+                return true;
+            },
+            CancellationToken.None).ConfigureAwait(false);
+        if (!succeeded)
         {
-            CacheMetrics.Duration(Cache.Name, "write", started);
+            BypassStorage(owner);
+            return false;
         }
+
+        CacheMetrics.Stored(Cache.Name, response.Body.Length);
+        return true;
     }
+
+    /// <summary>
+    /// Whether a storage call of this request was skipped, failed or timed out: the rest of the request then leaves the
+    /// storage alone (a hung storage costs one timeout per request, not one per call) and its response is not stored.
+    /// </summary>
+    private static bool IsStorageBypassed(HttpRequestMessage request)
+        => request.Options.TryGetValue(StorageBypassedKey, out var bypassed) && bypassed;
+
+    private static void BypassStorage(HttpRequestMessage request) => request.Options.Set(StorageBypassedKey, true);
+
+    /// <summary>A live response's status: a miss, or bypassed when the storage could not be used for this request.</summary>
+    private static CacheStatus MissOrBypassed(HttpRequestMessage request) => IsStorageBypassed(request) ? CacheStatus.Bypassed : CacheStatus.Miss;
 
     /// <summary>Sends without caching, still following redirects when this handler does (the inner handler does not).</summary>
     private async Task<HttpResponseMessage> SendBypassingAsync(HttpRequestMessage request, bool sync, CancellationToken cancellationToken)

@@ -33,6 +33,12 @@ public class CacheOptionsTests
         yield return Case("HeuristicFraction", "NaN", o => o.HeuristicFraction = double.NaN);
         yield return Case("HeuristicMaxAge", "Negative", o => o.HeuristicMaxAge = TimeSpan.FromSeconds(-1));
         yield return Case("TimeProvider", "Null", o => o.TimeProvider = null!);
+        yield return Case("StorageTimeout", "Zero", o => o.StorageTimeout = TimeSpan.Zero);
+        yield return Case("StorageTimeout", "Negative", o => o.StorageTimeout = TimeSpan.FromSeconds(-1));
+        yield return Case("StorageTimeout", "BeyondATimer", o => o.StorageTimeout = TimeSpan.FromDays(50));
+        yield return Case("CircuitBreaker", "Null", o => o.CircuitBreaker = null!);
+        yield return Case("CircuitBreaker.FailureThreshold", "Zero", o => o.CircuitBreaker.FailureThreshold = 0);
+        yield return Case("CircuitBreaker.BreakDuration", "Zero", o => o.CircuitBreaker.BreakDuration = TimeSpan.Zero);
     }
 
     [TestCaseSource(nameof(InvalidOptions))]
@@ -127,6 +133,43 @@ public class CacheOptionsTests
         options.UrlsExpireAfter["m.example.com"] = Expiration.ExpireImmediately;
 
         options.UrlsExpireAfter.Keys.Should().Equal("z.example.com", "a.example.com", "m.example.com");
+    }
+
+    [TestCase(null)]
+    [TestCase(-1)]
+    [TestCase(1)]
+    public void Constructor_StorageTimeoutNoneInfiniteOrPositive_DoesNotThrow(int? milliseconds)
+    {
+        var options = new CacheOptions { StorageTimeout = milliseconds is { } ms ? TimeSpan.FromMilliseconds(ms) : null };
+
+        var act = () => new CacheBackend(options).Dispose();
+
+        act.Should().NotThrow();
+    }
+
+    [Test]
+    public void Defaults_StorageTimeoutAndCircuitBreaker_AreFiveSecondsAndFiveFailuresForThirtySeconds()
+    {
+        var options = new CacheOptions();
+
+        options.StorageTimeout.Should().Be(TimeSpan.FromSeconds(5));
+        options.CircuitBreaker.Enabled.Should().BeTrue();
+        options.CircuitBreaker.FailureThreshold.Should().Be(5);
+        options.CircuitBreaker.BreakDuration.Should().Be(TimeSpan.FromSeconds(30));
+    }
+
+    [Test]
+    public void Clone_CircuitBreaker_IsCopiedNotShared()
+    {
+        var options = new CacheOptions { StorageTimeout = TimeSpan.FromSeconds(2) };
+        options.CircuitBreaker.FailureThreshold = 7;
+
+        var copy = options.Clone();
+        options.CircuitBreaker.FailureThreshold = 8;
+
+        copy.StorageTimeout.Should().Be(TimeSpan.FromSeconds(2));
+        copy.CircuitBreaker.Should().NotBeSameAs(options.CircuitBreaker);
+        copy.CircuitBreaker.FailureThreshold.Should().Be(7);
     }
 
     [Test]

@@ -18,17 +18,21 @@ namespace CachedHttp.DependencyInjection.Internal;
 /// </para>
 /// <para>
 /// Scalars convert with their <see cref="TypeConverter"/> (so <see cref="Expiration"/> parses <c>15m</c>, <c>-1</c>, …).
-/// A set or a list takes an array, or one comma-separated value (handy in environment variables). A map takes an
+/// A set or a list takes an array, or one comma-separated value (handy in environment variables). A nested options
+/// object (<see cref="CacheOptions.CircuitBreaker"/>) takes a section of its own keys. A map takes an
 /// object, whose keys cannot contain <c>:</c> (the configuration path separator), or an array of
 /// <c>{ "Pattern": …, "Expiration": … }</c> objects, which keeps its order and allows any pattern.
 /// </para>
 /// </remarks>
 internal static class CacheOptionsConfiguration
 {
-    private static readonly Dictionary<string, PropertyInfo> Properties = typeof(CacheOptions)
-        .GetProperties(BindingFlags.Public | BindingFlags.Instance)
-        .Where(p => p.SetMethod is { IsPublic: true })
-        .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+    private static readonly Dictionary<string, PropertyInfo> Properties = PropertiesOf(typeof(CacheOptions));
+
+    /// <summary>The options objects bound from a nested section (<c>"CircuitBreaker": { "FailureThreshold": 3 }</c>), with their properties.</summary>
+    private static readonly Dictionary<Type, Dictionary<string, PropertyInfo>> Sections = new()
+    {
+        [typeof(CircuitBreakerOptions)] = PropertiesOf(typeof(CircuitBreakerOptions)),
+    };
 
     /// <summary>Binds the section's keys into <paramref name="options"/>; a bad key is skipped and reported.</summary>
     /// <returns>One message per bad key, each starting with the key's full configuration path.</returns>
@@ -37,28 +41,52 @@ internal static class CacheOptionsConfiguration
         ArgumentNullException.ThrowIfNull(section);
         ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
+        BindObject(section, options, Properties, errors);
+        return errors;
+    }
+
+    private static Dictionary<string, PropertyInfo> PropertiesOf(Type type) => type
+        .GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        .Where(p => p.SetMethod is { IsPublic: true })
+        .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+
+    private static void BindObject(IConfiguration section, object target, Dictionary<string, PropertyInfo> properties, List<string> errors)
+    {
         foreach (var child in section.GetChildren())
         {
             var path = child.Path;
-            if (!Properties.TryGetValue(child.Key, out var property))
+            if (!properties.TryGetValue(child.Key, out var property))
             {
-                errors.Add($"{path}: CacheOptions has no option '{child.Key}'.");
+                errors.Add($"{path}: {target.GetType().Name} has no option '{child.Key}'.");
                 continue;
             }
 
-            if (TryConvertProperty(child, path, property, property.GetValue(options), errors, out var value))
+            if (TryConvertProperty(child, path, property, property.GetValue(target), errors, out var value))
             {
-                property.SetValue(options, value);
+                property.SetValue(target, value);
             }
         }
-
-        return errors;
     }
 
     private static bool TryConvertProperty(IConfigurationSection child, string path, PropertyInfo property, object? current, List<string> errors, out object? value)
     {
         value = null;
         var type = property.PropertyType;
+        if (Sections.TryGetValue(type, out var nested))
+        {
+            if (child.Value is { Length: > 0 })
+            {
+                errors.Add($"{path}: expected a section of {type.Name} keys, not '{child.Value}'.");
+                return false;
+            }
+
+            // A copy of the current value, so that keys the section leaves out keep it, and an instance shared by code is not changed.
+            value = current is null ? Activator.CreateInstance(type)! : type.GetMethod("Clone", Type.EmptyTypes)!.Invoke(current, null)!;
+            var before = errors.Count;
+            BindObject(child, value, nested, errors);
+            return errors.Count == before;
+        }
+
         if (GenericArgumentsOf(type, typeof(IDictionary<,>)) is [var keyType, var valueType] && keyType == typeof(string))
         {
             return TryConvertMap(child, path, valueType, errors, out value);

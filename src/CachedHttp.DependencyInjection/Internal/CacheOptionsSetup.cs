@@ -75,7 +75,8 @@ internal sealed class CacheOptionsValidator(IOptionsMonitor<HttpCacheRegistratio
         }
 
         // The last section that sets the key decides its value, so it is the one to name.
-        var key = sections.Select(s => s.GetSection(option)).LastOrDefault(s => s.Exists());
+        // A nested option ("CircuitBreaker.FailureThreshold") is a nested key in configuration ("CircuitBreaker:FailureThreshold").
+        var key = sections.Select(s => s.GetSection(option.Replace('.', ':'))).LastOrDefault(s => s.Exists());
         return key is null ? message : $"{key.Path} {message[prefix.Length..]}";
     }
 }

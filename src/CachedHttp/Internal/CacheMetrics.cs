@@ -12,7 +12,13 @@ internal static class CacheMetrics
 
     private static readonly Counter<long> Requests = Meter.CreateCounter<long>("cachedhttp.requests", unit: "{request}", description: "Requests through the cache, by result: hit, miss, stale, revalidated, bypassed.");
 
-    private static readonly Counter<long> StorageErrors = Meter.CreateCounter<long>("cachedhttp.storage.errors", unit: "{error}", description: "Storage operations that failed and were bypassed (fail-open).");
+    private static readonly Counter<long> StorageErrors = Meter.CreateCounter<long>("cachedhttp.storage.errors", unit: "{error}", description: "Storage operations that failed or timed out and were bypassed (fail-open), by operation and reason: error, timeout.");
+
+    private static readonly Counter<long> StorageSkips = Meter.CreateCounter<long>("cachedhttp.storage.skipped", unit: "{operation}", description: "Storage operations not made because the circuit breaker was open, by operation.");
+
+    private static readonly Counter<long> CircuitOpenings = Meter.CreateCounter<long>("cachedhttp.storage.circuit.opened", unit: "{event}", description: "Times a storage's circuit breaker opened (after consecutive failures, or after a failed trial call).");
+
+    private static readonly UpDownCounter<long> OpenCircuits = Meter.CreateUpDownCounter<long>("cachedhttp.storage.circuit.open", unit: "{circuit}", description: "Circuit breakers that are open or half-open now (storage bypassed): 1 per such backend.");
 
     private static readonly Counter<long> RejectedEntries = Meter.CreateCounter<long>("cachedhttp.entries.rejected", unit: "{entry}", description: "Stored entries that could not be read or authenticated and were treated as misses, by reason.");
 
@@ -25,8 +31,30 @@ internal static class CacheMetrics
     public static void Request(string result, string storage)
         => Requests.Add(1, new KeyValuePair<string, object?>("result", result), new KeyValuePair<string, object?>("backend", storage));
 
-    public static void StorageError(string storage, string operation)
-        => StorageErrors.Add(1, new KeyValuePair<string, object?>("backend", storage), new KeyValuePair<string, object?>("operation", operation));
+    /// <summary>Counts a storage operation that failed (<c>error</c>) or timed out (<c>timeout</c>) and was bypassed.</summary>
+    public static void StorageError(string storage, string operation, string reason)
+        => StorageErrors.Add(
+            1,
+            new KeyValuePair<string, object?>("backend", storage),
+            new KeyValuePair<string, object?>("operation", operation),
+            new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>Counts a storage operation skipped because the circuit was open.</summary>
+    public static void StorageSkipped(string storage, string operation)
+        => StorageSkips.Add(1, new KeyValuePair<string, object?>("backend", storage), new KeyValuePair<string, object?>("operation", operation));
+
+    /// <summary>Counts a circuit that opened; <paramref name="wasClosed"/> is false when a failed trial reopened it (it was counted as open already).</summary>
+    public static void CircuitOpened(string storage, bool wasClosed)
+    {
+        CircuitOpenings.Add(1, new KeyValuePair<string, object?>("backend", storage));
+        if (wasClosed)
+        {
+            OpenCircuits.Add(1, new KeyValuePair<string, object?>("backend", storage));
+        }
+    }
+
+    /// <summary>Counts a circuit that is no longer open: it closed, or its backend was disposed while it was open.</summary>
+    public static void CircuitClosed(string storage) => OpenCircuits.Add(-1, new KeyValuePair<string, object?>("backend", storage));
 
     public static void RejectedEntry(string storage, CacheFormatException exception)
         => RejectedEntries.Add(1, new KeyValuePair<string, object?>("backend", storage), new KeyValuePair<string, object?>("reason", exception.ReasonTag));

@@ -26,4 +26,19 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "A response filter threw; the response is not stored")]
     public static partial void FilterFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Cache storage '{Storage}' timed out after {Timeout} during {Operation}; the request goes to the network")]
+    public static partial void StorageTimedOut(ILogger logger, string storage, string operation, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Cache storage '{Storage}' circuit opened after {Failures} consecutive failed calls; requests skip the storage for {BreakDuration}")]
+    public static partial void CircuitOpened(ILogger logger, string storage, int failures, TimeSpan breakDuration);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Cache storage '{Storage}' circuit closed: the trial call succeeded and requests use the storage again")]
+    public static partial void CircuitClosed(ILogger logger, string storage);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "Cache storage '{Storage}' skipped during {Operation}: the circuit is open")]
+    public static partial void StorageSkipped(ILogger logger, string storage, string operation);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Cache storage '{Storage}' circuit half-open: one trial call during {Operation}")]
+    public static partial void CircuitHalfOpen(ILogger logger, string storage, string operation);
 }

@@ -61,6 +61,77 @@ public sealed class ConfigurationTests : OriginFixture
     }
 
     [Test]
+    public async Task JsonFile_StorageTimeoutAndCircuitBreaker_AreBound()
+    {
+        var json = """
+            {
+              "CachedHttp": {
+                "StorageTimeout": "2s",
+                "CircuitBreaker": { "FailureThreshold": 3, "BreakDuration": "00:00:45" }
+              }
+            }
+            """;
+        await using var file = await JsonFile.WriteAsync(json);
+        using var host = BuildHost(file, (services, configuration) => services.AddHttpCache(configuration.GetSection("CachedHttp")));
+
+        await host.StartAsync();
+        var backend = host.Services.GetRequiredService<CacheBackend>();
+        await host.StopAsync();
+
+        backend.Options.StorageTimeout.Should().Be(TimeSpan.FromSeconds(2));
+        backend.Options.CircuitBreaker.FailureThreshold.Should().Be(3);
+        backend.Options.CircuitBreaker.BreakDuration.Should().Be(TimeSpan.FromSeconds(45));
+        backend.Options.CircuitBreaker.Enabled.Should().BeTrue("a key the section leaves out keeps its default");
+        backend.Breaker!.BreakDuration.Should().Be(TimeSpan.FromSeconds(45), "the backend's breaker is built from the bound options");
+    }
+
+    [Test]
+    public void EnvironmentStyleKeys_DisableTheBreakerAndTheTimeout()
+    {
+        var options = Bind(new()
+        {
+            ["CachedHttp:StorageTimeout"] = "",
+            ["CachedHttp:CircuitBreaker:Enabled"] = "false",
+            ["CachedHttp:CircuitBreaker:BreakDuration"] = "1m",
+        });
+
+        options.StorageTimeout.Should().BeNull();
+        options.CircuitBreaker.Enabled.Should().BeFalse();
+        options.CircuitBreaker.BreakDuration.Should().Be(TimeSpan.FromMinutes(1));
+        options.CircuitBreaker.FailureThreshold.Should().Be(5);
+    }
+
+    [Test]
+    public void Validation_BadCircuitBreakerKeys_AreReportedByTheirPath()
+    {
+        var resolve = () => Bind(new()
+        {
+            ["CachedHttp:CircuitBreaker:FailureThreshold"] = "many",
+            ["CachedHttp:CircuitBreaker:BreakDuratoin"] = "30s",
+            ["CachedHttp:StorageTimeout"] = "soon",
+        });
+
+        var failures = resolve.Should().Throw<OptionsValidationException>().Which.Failures.ToList();
+
+        failures.Should().BeEquivalentTo(
+            "CachedHttp:CircuitBreaker:FailureThreshold: 'many' is not a whole number.",
+            "CachedHttp:CircuitBreaker:BreakDuratoin: CircuitBreakerOptions has no option 'BreakDuratoin'.",
+            "CachedHttp:StorageTimeout: 'soon' is not a time span such as 00:15:00 or 15m.");
+    }
+
+    [Test]
+    public async Task StartAsync_InvalidCircuitBreakerValue_FailsNamingTheNestedKey()
+    {
+        await using var file = await JsonFile.WriteAsync("""{ "CachedHttp": { "CircuitBreaker": { "FailureThreshold": 0 } } }""");
+        using var host = BuildHost(file, (services, configuration) => services.AddHttpCache(configuration.GetSection("CachedHttp")));
+
+        var start = () => host.StartAsync();
+
+        (await start.Should().ThrowAsync<OptionsValidationException>())
+            .Which.Message.Should().Contain("CachedHttp:CircuitBreaker:FailureThreshold must be at least 1, not 0");
+    }
+
+    [Test]
     public async Task DocsSample_AppSettings_StartsCleanly()
     {
         var root = new DirectoryInfo(AppContext.BaseDirectory);

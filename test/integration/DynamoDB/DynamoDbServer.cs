@@ -201,6 +201,29 @@ internal sealed class DynaliteProcess : IAsyncDisposable
         Assert.Fail($"dynalite did not listen on port {Port} within 20 s");
     }
 
+    private async Task SignalAsync(string signal)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            Assert.Ignore("pausing a process with a signal needs a Unix system");
+        }
+
+        var process = _process ?? throw new InvalidOperationException("dynalite is not running");
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, UseShellExecute = false })
+            ?? throw new InvalidOperationException("kill did not start");
+        await kill.WaitForExitAsync();
+        kill.ExitCode.Should().Be(0, $"kill {signal} {process.Id} succeeds");
+    }
+
+    /// <summary>
+    /// Freezes the process (SIGSTOP): its port still accepts connections (the kernel queues them) but nothing answers,
+    /// so storage calls hang instead of failing. Only this test's own process is signalled.
+    /// </summary>
+    public Task PauseAsync() => SignalAsync("-STOP");
+
+    /// <summary>Lets a paused process run again (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("-CONT");
+
     public async Task StopAsync()
     {
         if (_process is { } process)

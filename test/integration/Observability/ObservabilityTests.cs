@@ -73,9 +73,56 @@ public sealed class ObservabilityTests : OriginFixture
         second.IsSuccessStatusCode.Should().BeTrue();
         second.IsFromCache().Should().BeFalse();
         var errors = metrics.For("cachedhttp.storage.errors", name);
-        errors.Where(m => m.Tag("operation") == "read").Should().NotBeEmpty();
-        errors.Where(m => m.Tag("operation") == "write").Should().HaveCount(2);
-        metrics.For("cachedhttp.requests", name).Select(m => m.Tag("result")).Should().Equal("miss", "miss");
+        errors.Where(m => m.Tag("operation") == "read").Should().HaveCount(2).And.OnlyContain(m => m.Tag("reason") == "error");
+        errors.Where(m => m.Tag("operation") == "write").Should().BeEmpty("a request whose lookup failed leaves the storage alone: it is served uncached");
+        metrics.For("cachedhttp.requests", name).Select(m => m.Tag("result")).Should().Equal("bypassed", "bypassed");
+    }
+
+    [Test]
+    public async Task FailingStorage_CircuitOpens_MetricsAndSpansReportItAndTheSkippedCalls()
+    {
+        using var metrics = new MetricsCollector();
+        using var activities = new ActivityCollector();
+        var name = "failing-" + Unique();
+        var options = new CacheOptions { CircuitBreaker = new CircuitBreakerOptions { FailureThreshold = 2, BreakDuration = TimeSpan.FromMinutes(5) } };
+        using var session = new CachedSession(new CacheBackend(new FailingCache(name), new FailingCache(name), options)) { BaseAddress = Origin.BaseAddress };
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await session.GetAsync("/json?u=" + Unique());
+            response.IsSuccessStatusCode.Should().BeTrue();
+        }
+
+        metrics.For("cachedhttp.storage.errors", name).Should().HaveCount(2);
+        metrics.For("cachedhttp.storage.circuit.opened", name).Should().ContainSingle();
+        metrics.For("cachedhttp.storage.circuit.open", name).Sum(m => m.Value).Should().Be(1);
+        metrics.For("cachedhttp.storage.skipped", name).Should().HaveCount(2).And.OnlyContain(m => m.Tag("operation") == "read");
+        metrics.For("cachedhttp.requests", name).Should().HaveCount(4).And.OnlyContain(m => m.Tag("result") == "bypassed");
+        var spans = activities.For(name);
+        spans.Should().HaveCount(4);
+        spans.Should().ContainSingle(a => a.Events.Any(e => e.Name == "cachedhttp.circuit.opened"));
+        spans.Where(a => a.Events.Any(e => e.Name == "cachedhttp.storage.skipped")).Should().HaveCount(2)
+            .And.OnlyContain(a => a.Status == ActivityStatusCode.Unset, "nothing failed: the call was not made");
+    }
+
+    [Test]
+    public async Task HangingStorage_TimesOut_SpanAndMetricSayTimeout()
+    {
+        using var metrics = new MetricsCollector();
+        using var activities = new ActivityCollector();
+        var name = "hanging-" + Unique();
+        var options = new CacheOptions { StorageTimeout = TimeSpan.FromMilliseconds(200) };
+        using var session = new CachedSession(new CacheBackend(new HangingCache(name), new HangingCache(name), options)) { BaseAddress = Origin.BaseAddress };
+
+        using var response = await session.GetAsync("/json?u=" + Unique());
+
+        response.IsSuccessStatusCode.Should().BeTrue();
+        response.GetCacheInfo().Status.Should().Be(CacheStatus.Bypassed);
+        metrics.For("cachedhttp.storage.errors", name).Should().ContainSingle().Which.Tag("reason").Should().Be("timeout");
+        var span = activities.For(name).Should().ContainSingle().Subject;
+        span.Status.Should().Be(ActivityStatusCode.Error);
+        span.GetTagItem("error.type").Should().Be(typeof(TimeoutException).FullName);
+        span.Events.Select(e => e.Name).Should().Contain("cachedhttp.storage.timeout");
     }
 
     [Test]

@@ -137,3 +137,30 @@ public sealed class FailingCache(string name) : BaseCache
     public override ValueTask ClearAsync(CancellationToken cancellationToken = default)
         => throw new IOException("storage is down");
 }
+
+/// <summary>Storage whose reads and writes never complete and ignore their token: only the storage timeout ends them.</summary>
+public sealed class HangingCache(string name) : BaseCache
+{
+    private static readonly TaskCompletionSource Never = new();
+
+    public override string Name => name;
+
+    public override async ValueTask<byte[]?> ReadAsync(string key, CancellationToken cancellationToken = default)
+    {
+        await Never.Task;
+        return null;
+    }
+
+    public override async ValueTask WriteAsync(string key, ReadOnlyMemory<byte> value, DateTimeOffset? deleteAfter = null, CancellationToken cancellationToken = default)
+        => await Never.Task;
+
+    public override async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        await Never.Task;
+        return false;
+    }
+
+    public override IAsyncEnumerable<string> GetKeysAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public override ValueTask ClearAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
+}
