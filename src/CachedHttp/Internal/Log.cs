@@ -26,4 +26,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "A response filter threw; the response is not stored")]
     public static partial void FilterFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Export left out a stored value it cannot read: {Reason}")]
+    public static partial void SkippedUnreadableEntry(ILogger logger, string reason);
 }
