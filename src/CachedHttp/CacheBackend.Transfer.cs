@@ -48,12 +48,13 @@ public partial class CacheBackend
         options ??= new CacheExportOptions();
         options.Validate();
         var now = Now;
+        var exportedAt = DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()); // as the header keeps it
         var tracker = new TransferTracker(Options.TimeProvider, options.ProgressInterval, progress);
         var gzip = options.Compress ? new GZipStream(destination, CompressionLevel.Fastest, leaveOpen: true) : null;
         try
         {
             var writer = new CacheExportWriter(gzip ?? destination);
-            await writer.WriteHeaderAsync(now, cancellationToken).ConfigureAwait(false);
+            await writer.WriteHeaderAsync(exportedAt, cancellationToken).ConfigureAwait(false);
             await foreach (var entry in Responses.GetEntriesAsync(cancellationToken).ConfigureAwait(false))
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -82,7 +83,7 @@ public partial class CacheBackend
         }
 
         await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
-        return tracker.Complete(now);
+        return tracker.Complete(exportedAt);
     }
 
     /// <summary>
