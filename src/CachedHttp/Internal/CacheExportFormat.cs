@@ -68,8 +68,8 @@ internal enum ExportRecordType : byte
 /// </code>
 /// <para>
 /// A stream may be GZip-compressed as a whole (RFC 1952); a reader recognizes GZip by its first two bytes, 1F 8B, which
-/// the magic never starts with. Responses come first, then Vary indexes among them in storage order, then redirect
-/// aliases (whose targets an importer has then already written).
+/// the magic never starts with. Responses and Vary indexes come first, in storage order, then redirect aliases (whose
+/// targets an importer has then already written).
 /// </para>
 /// </remarks>
 internal static class CacheExportFormat
