@@ -21,6 +21,8 @@ public static class CliApp
           stats                Count stored responses and bytes
           rm URL...            Delete stored responses by URL (--expired: all expired; --older-than 1d)
           clear                Delete every stored response
+          export FILE|-        Write the cache to an export file (- : standard output); progress on stderr
+          import FILE|-        Read an export file (- : standard input) into the cache
 
         Options:
           --cache SPEC         memory | sqlite:PATH | file:DIR | redis:CONNECTION | mongodb:URI | dynamodb:TABLE[@URL]
@@ -30,6 +32,10 @@ public static class CliApp
           -i, --include        Print the status line and headers (get)
           --json               JSON output (ls, stats)
           --port N             Port of the demo origin (default 58117; 0 picks a free one)
+          --include-expired    Export expired responses too (kept for revalidation or stale-if-error)
+          --gzip               Compress the export (also when FILE ends in .gz; import detects it)
+          --skip-existing      Import: keep the entries the cache already has (default: replace them)
+          --quiet              Export, import: no progress and no summary, errors only
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
@@ -74,6 +80,8 @@ public static class CliApp
                 "stats" => await StatsAsync(backend, parsed, output),
                 "rm" => await RemoveAsync(backend, parsed, output, error),
                 "clear" => await ClearAsync(backend, output),
+                "export" => await ExportCommands.ExportAsync(backend, parsed, output, error),
+                "import" => await ExportCommands.ImportAsync(backend, parsed, error),
                 _ => await UnknownAsync(parsed.Command, error),
             };
         }

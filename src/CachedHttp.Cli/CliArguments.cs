@@ -7,7 +7,7 @@ public sealed class CliUsageException(string message) : Exception(message);
 public sealed class CliArguments
 {
     private static readonly HashSet<string> ValueOptions = ["cache", "expire", "older-than", "port"];
-    private static readonly HashSet<string> FlagOptions = ["include", "json", "refresh", "expired", "help"];
+    private static readonly HashSet<string> FlagOptions = ["include", "json", "refresh", "expired", "help", "include-expired", "gzip", "skip-existing", "quiet"];
 
     public string? Command { get; private init; }
 

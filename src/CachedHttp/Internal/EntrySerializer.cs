@@ -55,28 +55,30 @@ internal sealed partial class EntrySerializer
 
     public byte[] Serialize(CachedResponse response, string key)
     {
-        var metadata = new StoredResponse
-        {
-            Method = response.Method,
-            Url = Secrets.RedactUrl(response.Url.OriginalString, _options.SecretParameters),
-            Status = (int)response.StatusCode,
-            Reason = response.ReasonPhrase,
-            Version = response.Version.ToString(),
-            Headers = ToStored(response.Headers),
-            ContentHeaders = ToStored(response.ContentHeaders),
-            TrailingHeaders = response.TrailingHeaders.Count == 0 ? null : ToStored(response.TrailingHeaders),
-            RequestHeaders = ToStored(Secrets.RedactHeaders(response.RequestHeaders, _options)),
-            RequestTime = response.RequestTime,
-            CreatedAt = response.CreatedAt,
-            ExpiresAt = response.ExpiresAt,
-            History = response.History.Count == 0 ? null : response.History.Select(h => new StoredRedirect { Method = h.Method, Url = Secrets.RedactUrl(h.Url.OriginalString, _options.SecretParameters), Status = h.StatusCode, SetCookie = [.. h.SetCookie] }).ToList(),
-            Vary = response.VaryValues.Count == 0 ? null : ToStored(Secrets.HashCredentialValues(response.VaryValues, _options)),
-            Aliases = response.AliasKeys.Count == 0 ? null : [.. response.AliasKeys],
-            BodySize = response.Body.Length,
-        };
-        var json = JsonSerializer.SerializeToUtf8Bytes(metadata, StoredJsonContext.Default.StoredResponse);
+        var json = JsonSerializer.SerializeToUtf8Bytes(ToStored(response), StoredJsonContext.Default.StoredResponse);
         return Seal(EntryKind.Response, key, response.ExpiresAt, json, response.Body.Span, IsCompressible(response));
     }
+
+    /// <summary>The metadata of a response as it is stored, with this serializer's redaction of URLs, credential headers and Vary values.</summary>
+    public StoredResponse ToStored(CachedResponse response) => new()
+    {
+        Method = response.Method,
+        Url = Secrets.RedactUrl(response.Url.OriginalString, _options.SecretParameters),
+        Status = (int)response.StatusCode,
+        Reason = response.ReasonPhrase,
+        Version = response.Version.ToString(),
+        Headers = ToStored(response.Headers),
+        ContentHeaders = ToStored(response.ContentHeaders),
+        TrailingHeaders = response.TrailingHeaders.Count == 0 ? null : ToStored(response.TrailingHeaders),
+        RequestHeaders = ToStored(Secrets.RedactHeaders(response.RequestHeaders, _options)),
+        RequestTime = response.RequestTime,
+        CreatedAt = response.CreatedAt,
+        ExpiresAt = response.ExpiresAt,
+        History = response.History.Count == 0 ? null : response.History.Select(h => new StoredRedirect { Method = h.Method, Url = Secrets.RedactUrl(h.Url.OriginalString, _options.SecretParameters), Status = h.StatusCode, SetCookie = [.. h.SetCookie] }).ToList(),
+        Vary = response.VaryValues.Count == 0 ? null : ToStored(Secrets.HashCredentialValues(response.VaryValues, _options)),
+        Aliases = response.AliasKeys.Count == 0 ? null : [.. response.AliasKeys],
+        BodySize = response.Body.Length,
+    };
 
     public byte[] SerializeVaryIndex(VaryIndex index, string key)
         => Seal(EntryKind.VaryIndex, key, index.DeleteAfter, JsonSerializer.SerializeToUtf8Bytes(index, StoredJsonContext.Default.VaryIndex), [], compressible: false);
@@ -84,24 +86,32 @@ internal sealed partial class EntrySerializer
     public VaryIndex DeserializeVaryIndex(ReadOnlyMemory<byte> data, string key)
     {
         var opened = Open(data, key, EntryKind.VaryIndex, needBody: false);
+        var index = ParseVaryIndex(opened.Metadata.Span);
+        if (opened.ExpiresAt is { } expires && expires != ToUnixMilliseconds(index.DeleteAfter))
+        {
+            throw new CacheFormatException("The header and the Vary index disagree on the expiry time.");
+        }
+
+        return index;
+    }
+
+    /// <summary>Parses and checks the JSON of a Vary index (as stored, and as exported).</summary>
+    public static VaryIndex ParseVaryIndex(ReadOnlySpan<byte> json)
+    {
         VaryIndex? index;
         try
         {
-            index = JsonSerializer.Deserialize(opened.Metadata.Span, StoredJsonContext.Default.VaryIndex);
+            index = JsonSerializer.Deserialize(json, StoredJsonContext.Default.VaryIndex);
         }
         catch (JsonException ex)
         {
             throw new CacheFormatException("Corrupt Vary index.", ex);
         }
 
-        if (index is null || index.Names is null || index.Variants is null || index.Names.Any(n => n is null) || index.Variants.Any(v => string.IsNullOrEmpty(v)))
+        if (index is null || index.Names is null || index.Variants is null || index.Names.Any(n => n is null) || index.Variants.Any(v => string.IsNullOrEmpty(v))
+            || index.NameSets?.Any(set => set is null || set.Any(n => n is null)) == true)
         {
             throw new CacheFormatException("Incomplete Vary index.");
-        }
-
-        if (opened.ExpiresAt is { } expires && expires != ToUnixMilliseconds(index.DeleteAfter))
-        {
-            throw new CacheFormatException("The header and the Vary index disagree on the expiry time.");
         }
 
         return index;
@@ -111,7 +121,12 @@ internal sealed partial class EntrySerializer
     public CachedResponse Deserialize(ReadOnlyMemory<byte> data, string key)
     {
         var opened = Open(data, key, EntryKind.Response, needBody: true);
-        var metadata = ParseMetadata(opened);
+        return FromStored(ParseMetadata(opened), opened.Body);
+    }
+
+    /// <summary>Builds a response from checked metadata (see <see cref="ParseMetadata(ReadOnlySpan{byte}, int, long?)"/>) and its body.</summary>
+    public static CachedResponse FromStored(StoredResponse metadata, ReadOnlyMemory<byte> body)
+    {
         try
         {
             return new CachedResponse
@@ -131,7 +146,7 @@ internal sealed partial class EntrySerializer
                 History = metadata.History?.Select(h => new CachedRedirect(h.Method ?? "GET", HttpUrl(h.Url!), h.Status, h.SetCookie ?? [])).ToArray() ?? [],
                 VaryValues = FromStored(metadata.Vary),
                 AliasKeys = metadata.Aliases?.ToArray() ?? [],
-                Body = opened.Body,
+                Body = body,
             };
         }
         catch (UriFormatException ex)
@@ -145,11 +160,18 @@ internal sealed partial class EntrySerializer
         => ParseMetadata(Open(data, key, EntryKind.Response, needBody: false));
 
     private static StoredResponse ParseMetadata(in OpenedEntry opened)
+        => ParseMetadata(opened.Metadata.Span, opened.BodyLength, opened.ExpiresAt);
+
+    /// <summary>Parses and checks the metadata JSON of a response whose body has <paramref name="bodyLength"/> bytes (as stored, and as exported).</summary>
+    /// <param name="json">The metadata JSON.</param>
+    /// <param name="bodyLength">The length of the body that comes with it.</param>
+    /// <param name="expiresAt">The expiry time of the clear header (Unix milliseconds), to check against the metadata; null when there is none.</param>
+    public static StoredResponse ParseMetadata(ReadOnlySpan<byte> json, int bodyLength, long? expiresAt)
     {
         StoredResponse? metadata;
         try
         {
-            metadata = JsonSerializer.Deserialize(opened.Metadata.Span, StoredJsonContext.Default.StoredResponse);
+            metadata = JsonSerializer.Deserialize(json, StoredJsonContext.Default.StoredResponse);
         }
         catch (JsonException ex)
         {
@@ -161,12 +183,12 @@ internal sealed partial class EntrySerializer
             throw new CacheFormatException("Empty metadata.");
         }
 
-        if (metadata.BodySize != opened.BodyLength)
+        if (metadata.BodySize != bodyLength)
         {
-            throw new CacheFormatException($"The body has {opened.BodyLength} bytes, the metadata says {metadata.BodySize}.");
+            throw new CacheFormatException($"The body has {bodyLength} bytes, the metadata says {metadata.BodySize}.");
         }
 
-        if (opened.ExpiresAt is { } expires && expires != ToUnixMilliseconds(metadata.ExpiresAt))
+        if (expiresAt is { } expires && expires != ToUnixMilliseconds(metadata.ExpiresAt))
         {
             throw new CacheFormatException("The header and the metadata disagree on the expiry time.");
         }

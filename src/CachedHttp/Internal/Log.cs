@@ -41,4 +41,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Cache storage '{Storage}' circuit half-open: one trial call during {Operation}")]
     public static partial void CircuitHalfOpen(ILogger logger, string storage, string operation);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Export left out a stored value it cannot read: {Reason}")]
+    public static partial void SkippedUnreadableEntry(ILogger logger, string reason);
 }
