@@ -25,7 +25,7 @@ public static class CredentialSafety
     public const string HopPath = "/security/hop";
 
     /// <summary>A secret query parameter that is not in <see cref="CacheOptions.DefaultSecretParameters"/>: pass options from <see cref="Options"/>.</summary>
-    public const string CustomSecretParameter = "signature";
+    public const string CustomSecretParameter = "hmac";
 
     /// <summary>Options with <see cref="CustomSecretParameter"/> added to the secret parameters, for <see cref="AssertSecretParametersNeverStoredAsync"/>.</summary>
     public static CacheOptions Options()
@@ -72,6 +72,7 @@ public static class CredentialSafety
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(origin);
         Assert.That(backend.Options.SecretParameters, Does.Contain(CustomSecretParameter), "build the backend with CredentialSafety.Options()");
+        Assert.That(CacheOptions.DefaultSecretParameters, Does.Not.Contain(CustomSecretParameter), "the custom name proves that configured names are honoured");
         MapProfile(origin);
         origin.Map(HopPath, context =>
         {
@@ -84,10 +85,10 @@ public static class CredentialSafety
         var (tokenA, tokenB) = ("tokA" + run, "tokB" + run);
         var apiKey = "key" + run[..16];
         var accessToken = "acc" + run[8..24];
-        var signature = "sig" + run[16..];
+        var custom = "cus" + run[16..];
         var headerKey = "hdr" + run[4..20];
-        string[] secrets = [tokenA, tokenB, apiKey, accessToken, signature, headerKey];
-        var query = $"?page=1&api_key={apiKey}&Access_Token={accessToken}&{CustomSecretParameter}={signature}&run={run}";
+        string[] secrets = [tokenA, tokenB, apiKey, accessToken, custom, headerKey];
+        var query = $"?page=1&api_key={apiKey}&Access_Token={accessToken}&{CustomSecretParameter}={custom}&run={run}";
         using var handler = new CachingHandler(backend);
         using var client = new HttpClient(handler, disposeHandler: false) { BaseAddress = origin.BaseAddress };
 
@@ -99,7 +100,7 @@ public static class CredentialSafety
             using var response = await client.SendAsync(request);
             response.EnsureSuccessStatusCode();
             Assert.That(response.RequestMessage!.RequestUri!.AbsolutePath, Is.EqualTo(ProfilePath), "the redirect was followed");
-            Assert.That(response.RequestMessage.RequestUri.Query, Does.Contain(apiKey).And.Contain(signature), "the caller sees its own URL");
+            Assert.That(response.RequestMessage.RequestUri.Query, Does.Contain(apiKey).And.Contain(custom), "the caller sees its own URL");
             return (await response.Content.ReadAsStringAsync(), response.IsFromCache());
         }
 
