@@ -299,25 +299,14 @@ public sealed class CrashTests
         return start;
     }
 
-    /// <summary>Starts an endless writer, waits for its first saved entry, lets it write for <paramref name="delay"/>, and kills it.</summary>
+    /// <summary>
+    /// Starts an endless writer, waits for its first saved entry, lets it write for <paramref name="delay"/>, and kills it.
+    /// The watching and the kill run on a thread of their own, so that a thread pool busy with other tests cannot delay them.
+    /// </summary>
     private static async Task<(long Saved, TimeSpan KilledAfter)> RunAndKillAsync(string writer, string store, string path, int run, TimeSpan delay)
     {
-        using var process = new Process { StartInfo = StartInfo(writer, [store, path, run.ToString(CultureInfo.InvariantCulture)]) };
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var process = Process.Start(StartInfo(writer, [store, path, run.ToString(CultureInfo.InvariantCulture)]))!;
         var errors = new System.Text.StringBuilder();
-        long saved = 0;
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data == "started")
-            {
-                Interlocked.CompareExchange(ref saved, 1, 0);
-                started.TrySetResult();
-            }
-            else if (e.Data is { } line && line.StartsWith("saved ", StringComparison.Ordinal))
-            {
-                Interlocked.Exchange(ref saved, long.Parse(line.AsSpan(6), CultureInfo.InvariantCulture));
-            }
-        };
         process.ErrorDataReceived += (_, e) =>
         {
             lock (errors)
@@ -325,32 +314,48 @@ public sealed class CrashTests
                 errors.AppendLine(e.Data);
             }
         };
-        process.Start();
-        process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+
+        long saved = 0;
+        var killedAfter = TimeSpan.Zero;
+        var exitedBeforeKill = false;
+        var watcher = new Thread(() =>
+        {
+            while (process.StandardOutput.ReadLine() is { } line)
+            {
+                if (line == "started" && killedAfter == TimeSpan.Zero)
+                {
+                    saved = Math.Max(saved, 1);
+                    var stopwatch = Stopwatch.StartNew();
+                    Thread.Sleep(delay);
+                    exitedBeforeKill = process.HasExited;
+                    process.Kill(entireProcessTree: true); // SIGKILL: no finally block, no dispose, no flush runs in the writer
+                    killedAfter = stopwatch.Elapsed;
+                }
+                else if (line.StartsWith("saved ", StringComparison.Ordinal))
+                {
+                    saved = long.Parse(line.AsSpan(6), CultureInfo.InvariantCulture); // lines the writer wrote before the kill
+                }
+            }
+        })
+        { IsBackground = true, Name = "CrashTests killer" };
+        watcher.Start();
+
+        using var timeout = new CancellationTokenSource(StartTimeout);
         try
         {
-            await started.Task.WaitAsync(StartTimeout);
-            var stopwatch = Stopwatch.StartNew();
-            await Task.Delay(delay);
-            process.HasExited.Should().BeFalse($"an endless writer runs until it is killed; it exited with {(process.HasExited ? process.ExitCode : 0)}: {errors}");
-            process.Kill(entireProcessTree: true); // SIGKILL: no finally block, no dispose, no flush runs in the writer
-            var killedAfter = stopwatch.Elapsed;
-            await process.WaitForExitAsync();
-            return (Interlocked.Read(ref saved), killedAfter);
+            await process.WaitForExitAsync(timeout.Token);
         }
-        catch (TimeoutException)
+        catch (OperationCanceledException)
         {
+            process.Kill(entireProcessTree: true);
             Assert.Fail($"writer {run} did not save a first entry within {StartTimeout}: {errors}");
-            throw;
         }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
+
+        watcher.Join();
+        Assert.That(killedAfter, Is.GreaterThan(TimeSpan.Zero), $"writer {run} exited with {process.ExitCode} before saving an entry: {errors}");
+        Assert.That(exitedBeforeKill, Is.False, $"an endless writer runs until it is killed; writer {run} exited with {process.ExitCode}: {errors}");
+        return (saved, killedAfter);
     }
 
     private static async Task<(int ExitCode, string Output, string Errors)> RunToEndAsync(string writer, string store, string path, int run, int count)
