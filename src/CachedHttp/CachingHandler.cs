@@ -280,10 +280,12 @@ public partial class CachingHandler : DelegatingHandler
     private HttpResponseMessage Serve(CachedResponse stored, HttpRequestMessage request, string key, CacheStatus status, bool revalidated = false)
     {
         RestoreCookies(stored);
-        if (stored.History.Count > 0)
+        // As on the live response (and as SocketsHttpHandler does): the request names the final URL of the redirects, with
+        // the caller's own secret parameters in place of the stored REDACTED ones (kept as it is when they cannot be).
+        if (stored.History.Count > 0
+            && Secrets.RestoreUrl(stored.Url.OriginalString, request.RequestUri!.OriginalString, Cache.Options.SecretParameters) is { } finalUrl)
         {
-            // As on the live response (and as SocketsHttpHandler does): the request names the final URL of the redirects.
-            request.RequestUri = stored.Url;
+            request.RequestUri = ReferenceEquals(finalUrl, stored.Url.OriginalString) ? stored.Url : new Uri(finalUrl);
         }
 
         var response = stored.ToHttpResponseMessage(request);

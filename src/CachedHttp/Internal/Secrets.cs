@@ -129,6 +129,60 @@ internal static class Secrets
         return result == url ? url : result;
     }
 
+    /// <summary>
+    /// The inverse of <see cref="RedactUrl"/> for the caller of a request: a stored URL with each <c>REDACTED</c> value of a
+    /// secret parameter replaced by the caller's own (the same occurrence of the same parameter in the request URL), and
+    /// <c>REDACTED</c> user info by the request's. Null when a redacted value has no counterpart in the request (a redirect
+    /// added it), so that a caller is never shown <c>REDACTED</c>, or a guess, as its URL. The same string instance when
+    /// nothing is redacted.
+    /// </summary>
+    public static string? RestoreUrl(string stored, string request, ICollection<string>? secrets)
+    {
+        if (!stored.Contains(HeaderConversions.Redacted, StringComparison.Ordinal))
+        {
+            return stored;
+        }
+
+        var s = UrlLayout.Of(stored);
+        var r = UrlLayout.Of(request);
+        var builder = new StringBuilder(stored.Length + 64);
+        builder.Append(stored, 0, s.AuthorityStart);
+        if (s.At >= 0 && stored.AsSpan(s.AuthorityStart, s.At - s.AuthorityStart).SequenceEqual(HeaderConversions.Redacted))
+        {
+            if (r.At < 0)
+            {
+                return null;
+            }
+
+            builder.Append(request, r.AuthorityStart, r.At - r.AuthorityStart).Append(stored, s.At, s.PathStart - s.At);
+        }
+        else
+        {
+            builder.Append(stored, s.AuthorityStart, s.PathStart - s.AuthorityStart);
+        }
+
+        builder.Append(stored, s.PathStart, s.PathEnd - s.PathStart);
+        if (s.QueryStart >= 0)
+        {
+            builder.Append('?');
+            if (!AppendRestoredPairs(builder, s.Query(stored), r.Query(request), secrets))
+            {
+                return null;
+            }
+        }
+
+        if (s.FragmentStart >= 0)
+        {
+            builder.Append('#');
+            if (!AppendRestoredPairs(builder, s.Fragment(stored), r.Fragment(request), secrets))
+            {
+                return null;
+            }
+        }
+
+        return builder.ToString();
+    }
+
     /// <summary>A header list in which credential and secret-named fields are <c>REDACTED</c>; the same instance when none is.</summary>
     public static CachedHeaders RedactHeaders(CachedHeaders headers, CacheOptions options)
     {
@@ -203,11 +257,88 @@ internal static class Secrets
         }
     }
 
+    /// <summary>Copies <paramref name="stored"/> pairs, each REDACTED secret value replaced by the same occurrence's value in <paramref name="request"/>; false when one has none.</summary>
+    private static bool AppendRestoredPairs(StringBuilder builder, ReadOnlySpan<char> stored, ReadOnlySpan<char> request, ICollection<string>? secrets)
+    {
+        Dictionary<string, int>? occurrences = null;
+        var first = true;
+        foreach (var range in stored.Split('&'))
+        {
+            var pair = stored[range];
+            if (!first)
+            {
+                builder.Append('&');
+            }
+
+            first = false;
+            var equals = pair.IndexOf('=');
+            if (equals <= 0 || !pair[(equals + 1)..].SequenceEqual(HeaderConversions.Redacted) || !IsSecretName(Unescape(pair[..equals]), secrets))
+            {
+                builder.Append(pair);
+                continue;
+            }
+
+            var name = pair[..equals].ToString();
+            occurrences ??= new Dictionary<string, int>(StringComparer.Ordinal);
+            var occurrence = occurrences.GetValueOrDefault(name);
+            occurrences[name] = occurrence + 1;
+            var found = false;
+            foreach (var requestRange in request.Split('&'))
+            {
+                var candidate = request[requestRange];
+                if (candidate.Length > name.Length && candidate[name.Length] == '=' && candidate.StartsWith(name, StringComparison.Ordinal) && occurrence-- == 0)
+                {
+                    builder.Append(candidate);
+                    found = true;
+                    break;
+                }
+            }
+
+            if (!found)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private static string Unescape(ReadOnlySpan<char> name)
     {
         var text = name.ToString();
         return text.Contains('%', StringComparison.Ordinal) || text.Contains('+', StringComparison.Ordinal)
             ? Uri.UnescapeDataString(text.Replace('+', ' '))
             : text;
+    }
+
+    /// <summary>Where the parts of an absolute URL start and end, found as <see cref="RedactUrl"/> finds them.</summary>
+    private readonly record struct UrlLayout(int AuthorityStart, int At, int PathStart, int PathEnd, int QueryStart, int FragmentStart, int Length)
+    {
+        public static UrlLayout Of(string url)
+        {
+            var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
+            var authorityStart = schemeEnd < 0 ? 0 : schemeEnd + 3;
+            var authorityEnd = url.IndexOfAny(['/', '?', '#'], authorityStart);
+            if (authorityEnd < 0)
+            {
+                authorityEnd = url.Length;
+            }
+
+            var at = schemeEnd < 0 ? -1 : url.LastIndexOf('@', authorityEnd - 1, authorityEnd - authorityStart);
+            var queryStart = url.IndexOf('?', authorityEnd);
+            var fragmentStart = url.IndexOf('#', authorityEnd);
+            if (queryStart > fragmentStart && fragmentStart >= 0)
+            {
+                queryStart = -1; // a '?' inside the fragment
+            }
+
+            var pathEnd = queryStart >= 0 ? queryStart : fragmentStart >= 0 ? fragmentStart : url.Length;
+            return new UrlLayout(authorityStart, at, authorityEnd, pathEnd, queryStart, fragmentStart, url.Length);
+        }
+
+        public ReadOnlySpan<char> Query(string url)
+            => QueryStart < 0 ? [] : url.AsSpan(QueryStart + 1, (FragmentStart >= 0 ? FragmentStart : Length) - QueryStart - 1);
+
+        public ReadOnlySpan<char> Fragment(string url) => FragmentStart < 0 ? [] : url.AsSpan(FragmentStart + 1);
     }
 }

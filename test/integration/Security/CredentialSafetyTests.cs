@@ -25,6 +25,13 @@ public sealed class CredentialSafetyTests : OriginFixture
     }
 
     [Test]
+    public async Task SecretQueryParameters_Memory_AreRedactedAndNeverStored()
+    {
+        using var backend = new CacheBackend(CredentialSafety.Options());
+        await CredentialSafety.AssertSecretParametersNeverStoredAsync(backend, Origin);
+    }
+
+    [Test]
     public async Task TwoTokens_MemoryEncrypted_EchoedSecretsAreNotStoredInClear()
     {
         using var backend = new CacheBackend(Protected(sign: false, encrypt: true, CacheCompression.GZip));

@@ -17,7 +17,23 @@ public sealed class FileCredentialSafetyTests : OriginFixture
         try
         {
             using var backend = new FileBackend(directory, new CacheOptions(), new FileCacheOptions { ReadableFormat = readable });
-            await CredentialSafety.AssertIsolatedAndNeverStoredAsync(backend, Origin, () => Files(directory));
+            await CredentialSafety.AssertIsolatedAndNeverStoredAsync(backend, Origin, () => Files(directory).ToAsyncEnumerable());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task SecretQueryParameters_File_AreRedactedAndNeverStored(bool readable)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "cachedhttp-security-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var backend = new FileBackend(directory, CredentialSafety.Options(), new FileCacheOptions { ReadableFormat = readable });
+            await CredentialSafety.AssertSecretParametersNeverStoredAsync(backend, Origin, () => Files(directory).ToAsyncEnumerable());
         }
         finally
         {
@@ -35,7 +51,7 @@ public sealed class FileCredentialSafetyTests : OriginFixture
             var options = new CacheOptions();
             options.Serializer.EncryptionKeys.Add(RandomNumberGenerator.GetBytes(32));
             using var backend = new FileBackend(directory, options, new FileCacheOptions { ReadableFormat = readable });
-            await CredentialSafety.AssertEchoedSecretsEncryptedAtRestAsync(backend, Origin, () => Files(directory));
+            await CredentialSafety.AssertEchoedSecretsEncryptedAtRestAsync(backend, Origin, () => Files(directory).ToAsyncEnumerable());
         }
         finally
         {

@@ -24,6 +24,25 @@ public class StoredSecretsTests
     public void RedactUrl_Table(string url, string expected)
         => Secrets.RedactUrl(url, DefaultSecrets).Should().Be(expected);
 
+    [TestCase("https://example.com/b?api_key=REDACTED&q=1", "https://example.com/a?q=1&api_key=s3cr3t", "https://example.com/b?api_key=s3cr3t&q=1")]
+    [TestCase("https://example.com/b?sig=REDACTED&sig=REDACTED", "https://example.com/a?sig=x&sig=y", "https://example.com/b?sig=x&sig=y")]
+    [TestCase("https://example.com/b?key=REDACTED", "https://example.com/a?keyword=w&key=k", "https://example.com/b?key=k")]
+    [TestCase("https://REDACTED@example.com/b?q=1", "https://user:pa55@example.com/a", "https://user:pa55@example.com/b?q=1")]
+    [TestCase("https://example.com/cb#access_token=REDACTED&state=1", "https://example.com/a#access_token=abc", "https://example.com/cb#access_token=abc&state=1")]
+    [TestCase("https://example.com/b?q=REDACTED", "https://example.com/a?q=zzz", "https://example.com/b?q=REDACTED")]
+    [TestCase("https://example.com/b?token=REDACTED", "https://example.com/a?q=1", null)]
+    [TestCase("https://example.com/b?sig=REDACTED&sig=REDACTED", "https://example.com/a?sig=x", null)]
+    [TestCase("https://REDACTED@example.com/b", "https://example.com/a", null)]
+    public void RestoreUrl_Table(string stored, string request, string? expected)
+        => Secrets.RestoreUrl(stored, request, DefaultSecrets).Should().Be(expected);
+
+    [Test]
+    public void RestoreUrl_NothingRedacted_ReturnsTheStoredInstance()
+    {
+        var stored = "https://example.com/b?q=1";
+        Secrets.RestoreUrl(stored, "https://example.com/a?api_key=k", DefaultSecrets).Should().BeSameAs(stored);
+    }
+
     [Test]
     public void Serialize_RedactsUrlsRequestHeadersAndCredentialVaryValues()
     {
