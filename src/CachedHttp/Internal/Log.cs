@@ -26,4 +26,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "A response filter threw; the response is not stored")]
     public static partial void FilterFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Debug, Message = "Response not stored: its entry of {Size} bytes is larger than MaxEntryBytes ({MaxEntryBytes})")]
+    public static partial void EntryTooLarge(ILogger logger, long size, long maxEntryBytes);
 }
