@@ -65,6 +65,7 @@ public partial class SqliteCache : BaseCache
         TableName = tableName;
         _sql = new SqliteStatements(tableName);
         InitializeOrRelease();
+        StartTouchTimer();
     }
 
     /// <summary>Opens a table over a pool shared with other tables of the same file (the pool gets one more owner).</summary>
@@ -77,6 +78,7 @@ public partial class SqliteCache : BaseCache
         TableName = tableName;
         _sql = new SqliteStatements(tableName);
         InitializeOrRelease();
+        StartTouchTimer();
     }
 
     /// <inheritdoc />
@@ -102,7 +104,14 @@ public partial class SqliteCache : BaseCache
             command.Parameters[0].Value = key;
             command.Parameters[1].Value = self.Now();
             using var reader = command.ExecuteReader();
-            return reader.Read() ? reader.GetFieldValue<byte[]>(0) : null;
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            var value = reader.GetFieldValue<byte[]>(0);
+            self.Touched(key);
+            return value;
         }, cancellationToken);
     }
 
@@ -137,6 +146,7 @@ public partial class SqliteCache : BaseCache
             command.Parameters[3].Value = self.Now();
             command.Parameters[4].Value = (long)bytes.Length;
             command.ExecuteNonQuery();
+            self.Wrote(bytes.Length);
             return true;
         }, cancellationToken).AsNonGeneric();
     }
@@ -150,7 +160,9 @@ public partial class SqliteCache : BaseCache
             using var lease = self.Rent();
             var command = lease.Connection.Command(self._sql.Delete);
             command.Parameters[0].Value = key;
-            return command.ExecuteNonQuery() > 0;
+            var deleted = command.ExecuteNonQuery();
+            self.Deleted(deleted);
+            return deleted > 0;
         }, cancellationToken);
     }
 
@@ -194,6 +206,7 @@ public partial class SqliteCache : BaseCache
                 }
 
                 transaction.Commit();
+                self.Deleted(deleted);
                 return deleted;
             }
             finally
@@ -258,6 +271,7 @@ public partial class SqliteCache : BaseCache
         {
             using var lease = self.Rent();
             lease.Connection.Command(self._sql.Clear).ExecuteNonQuery();
+            Volatile.Write(ref self._totalsKnown, 0);
             return true;
         }, cancellationToken).AsNonGeneric();
 
@@ -269,7 +283,9 @@ public partial class SqliteCache : BaseCache
             using var lease = self.Rent();
             var command = lease.Connection.Command(self._sql.DeleteExpired);
             command.Parameters[0].Value = self.Now();
-            return command.ExecuteNonQuery();
+            var deleted = command.ExecuteNonQuery();
+            self.Deleted(deleted);
+            return deleted;
         }, cancellationToken);
 
     /// <summary>Gets SQLite's query plan of the statement that <see cref="DeleteExpiredAsync"/> runs (for tests).</summary>
@@ -292,9 +308,23 @@ public partial class SqliteCache : BaseCache
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
-        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        if (disposing && Volatile.Read(ref _disposed) == 0)
         {
-            _pool.Release();
+            _flushTimer?.Dispose();
+            try
+            {
+                // The last uses of this process's reads, so that they survive it.
+                FlushTouches();
+            }
+            catch (Exception exception) when (exception is SqliteException or ObjectDisposedException or InvalidOperationException)
+            {
+                OnBackgroundFailure("touch");
+            }
+
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _pool.Release();
+            }
         }
 
         base.Dispose(disposing);
