@@ -34,6 +34,11 @@ namespace CachedHttp;
 /// disposing it releases nothing and leaves the files in place. Values are read with asynchronous I/O; use
 /// <see cref="OpenReadStreamAsync"/> and <see cref="WriteStreamAsync"/> to move large values without holding them whole.
 /// </para>
+/// <para>
+/// An entry file's last-write time is its last use: a write sets it, and a read moves it forward (by this storage's
+/// <see cref="BaseCache.TimeProvider"/>). With size bounds (<see cref="BaseCache.SetSizeLimits"/>), a background trim
+/// deletes the entries used longest ago, whole; see <see cref="TrimAsync"/>.
+/// </para>
 /// </remarks>
 public partial class FileCache : BaseCache
 {

@@ -26,8 +26,14 @@ namespace CachedHttp.Sqlite;
 /// <para>
 /// The constructor opens the file (creating it and its folders if needed), checks that it is a SQLite database
 /// and creates or migrates the table, so a bad file fails there, not at the first request. The table's layout
-/// version is kept in the <c>cachedhttp_schema</c> table of the file. Disposing closes the connections this
-/// storage opened.
+/// version is kept in the <c>cachedhttp_schema</c> table of the file. Disposing writes the pending last uses (below)
+/// and closes the connections this storage opened.
+/// </para>
+/// <para>
+/// Each row has an indexed <c>last_used</c> time: a write sets it; a read only notes it in memory, and a background
+/// flush writes the noted times within about a second (at once after 1,024 keys), so reads never write. With size
+/// bounds (<see cref="BaseCache.SetSizeLimits"/>), a background trim deletes the rows used longest ago; see
+/// <see cref="TrimAsync"/>.
 /// </para>
 /// </remarks>
 public partial class SqliteCache : BaseCache
