@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.IO.Enumeration;
 using System.Runtime.CompilerServices;
 
@@ -14,6 +15,20 @@ public partial class FileCache
     // Not disposed: a SemaphoreSlim whose wait handle is never asked for holds nothing to release.
     private readonly SemaphoreSlim _scanLock = new(1, 1);
 
+    /// <summary>How long a read's last use may wait in memory before it is written to the entry file's time.</summary>
+    internal static readonly TimeSpan TouchFlushInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>How many entries read since the last flush make a flush start at once.</summary>
+    internal const int TouchFlushThreshold = 1024;
+
+    // Entry files read since the last flush, with the time of their last read.
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _touched = new(StringComparer.Ordinal);
+    private readonly object _flushGate = new();
+    private ITimer? _touchTimer;
+    private int _touchArmed;
+    private int _touchedSinceFlush;
+    private int _disposed;
+
     // Entries and bytes in the folder as this process knows them: the last scan plus this process's writes and deletes since.
     private long _count;
     private long _bytes;
@@ -23,7 +38,7 @@ public partial class FileCache
     /// <inheritdoc />
     /// <value>
     /// Always <see langword="true"/>: least-recently-used eviction by each entry file's last-write time, which a write
-    /// sets and a read moves forward.
+    /// sets and a read moves forward (in the background).
     /// </value>
     public override bool SupportsSizeLimits => true;
 
@@ -59,8 +74,8 @@ public partial class FileCache
     /// <remarks>
     /// Reads each entry's header and the first <paramref name="headBytes"/> bytes of its value, never the rest.
     /// <see cref="StoredEntryInfo.LastUsedAt"/> is the entry file's last-write time (set by a write, moved forward by a
-    /// read); <see cref="StoredEntryInfo.Size"/> is the value's length, without the file's header. Enumerating does not
-    /// count as a use.
+    /// read), or this process's last read of it not yet written there; <see cref="StoredEntryInfo.Size"/> is the value's
+    /// length, without the file's header. Enumerating does not count as a use.
     /// </remarks>
     public override async IAsyncEnumerable<StoredEntryInfo> GetEntryInfosAsync(int headBytes = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -83,7 +98,8 @@ public partial class FileCache
 
     /// <inheritdoc />
     /// <remarks>
-    /// Lists the folder once (a stat per file, no reads), sorts the entries by last-write time and deletes the oldest
+    /// Writes this process's pending last uses, lists the folder once (a stat per file, no reads), sorts the entries by
+    /// last-write time and deletes the oldest
     /// until the folder is a little under its bounds. An entry is deleted as <see cref="DeleteAsync"/> does (renamed away
     /// first, the <c>.json</c> before its <c>.body</c>), so a reader never sees a torn entry; one that was read or written
     /// since the listing is skipped. Temporary files and <c>.body</c> files without their <c>.json</c> are left to
@@ -91,6 +107,7 @@ public partial class FileCache
     /// </remarks>
     protected override async ValueTask TrimAsync(StorageSizeLimits limits, CancellationToken cancellationToken)
     {
+        FlushTouches();
         await _scanLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -233,13 +250,13 @@ public partial class FileCache
         return list;
     }
 
-    /// <summary>Deletes an entry found by a scan, unless it was used or rewritten since; true when it was deleted.</summary>
+    /// <summary>Deletes an entry found by a scan, unless it was read (by this process) or rewritten since; true when it was deleted.</summary>
     private async ValueTask<bool> EvictAsync(ScannedEntry entry, CancellationToken cancellationToken)
     {
         if (!ReadableFormat)
         {
             var path = EntryPath(entry.Hash, BinaryExtension);
-            if (LastWrite(path) is not { } lastWrite || lastWrite > entry.LastWrite || !DeleteEntryFile(path, out var length))
+            if (_touched.ContainsKey(path) || LastWrite(path) is not { } lastWrite || lastWrite > entry.LastWrite || !DeleteEntryFile(path, out var length))
             {
                 return false;
             }
@@ -253,7 +270,7 @@ public partial class FileCache
         try
         {
             var jsonPath = EntryPath(entry.Hash, JsonExtension);
-            if (LastWrite(jsonPath) is not { } lastWrite || lastWrite > entry.LastWrite)
+            if (_touched.ContainsKey(jsonPath) || LastWrite(jsonPath) is not { } lastWrite || lastWrite > entry.LastWrite)
             {
                 return false;
             }
@@ -276,16 +293,110 @@ public partial class FileCache
         }
     }
 
-    /// <summary>Marks a use of an entry: its file's last-write time becomes now (by this storage's clock). Best effort.</summary>
+    /// <summary>Writes the last uses of reads made so far to the entry files' times now (they are otherwise written within about a second).</summary>
+    internal void FlushTouches()
+    {
+        if (_touched.IsEmpty)
+        {
+            return;
+        }
+
+        lock (_flushGate)
+        {
+            foreach (var pair in _touched.ToArray())
+            {
+                SetLastUse(pair.Key, pair.Value);
+
+                // Only if not read again meanwhile: that later read waits for the next flush.
+                if (_touched.TryRemove(pair))
+                {
+                    Interlocked.Decrement(ref _touchedSinceFlush);
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Writes the pending last uses of this storage's reads; the files stay in place.</remarks>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Interlocked.Exchange(ref _touchTimer, null)?.Dispose();
+            FlushTouches();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>
+    /// Notes a use of an entry: kept in memory, and written as the entry file's last-write time in the background (a
+    /// metadata write costs about as much as the rest of a read). After disposal, written at once.
+    /// </summary>
     private void Touch(string path)
+    {
+        var now = TimeProvider.GetUtcNow();
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            SetLastUse(path, now);
+            return;
+        }
+
+        if (_touched.TryAdd(path, now))
+        {
+            if (Interlocked.Increment(ref _touchedSinceFlush) >= TouchFlushThreshold)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static self => self.FlushTouches(), this, preferLocal: false);
+            }
+        }
+        else
+        {
+            _touched[path] = now;
+        }
+
+        if (Volatile.Read(ref _touchArmed) == 0 && Interlocked.CompareExchange(ref _touchArmed, 1, 0) == 0)
+        {
+            var timer = Volatile.Read(ref _touchTimer);
+            if (timer is null)
+            {
+                var created = TimeProvider.CreateTimer(static state => ((FileCache)state!).OnTouchTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                timer = Interlocked.CompareExchange(ref _touchTimer, created, null) ?? created;
+                if (timer != created)
+                {
+                    created.Dispose();
+                }
+            }
+
+            try
+            {
+                timer.Change(TouchFlushInterval, Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed meanwhile: Dispose flushed.
+            }
+        }
+    }
+
+    private void OnTouchTimer()
+    {
+        Volatile.Write(ref _touchArmed, 0);
+        FlushTouches();
+    }
+
+    /// <summary>Moves a file's last-write time forward to <paramref name="usedAt"/>; never back (a write since has set a later one). Best effort.</summary>
+    private static void SetLastUse(string path, DateTimeOffset usedAt)
     {
         try
         {
-            File.SetLastWriteTimeUtc(path, TimeProvider.GetUtcNow().UtcDateTime);
+            if (LastWrite(path) is { } lastWrite && lastWrite < usedAt)
+            {
+                File.SetLastWriteTimeUtc(path, usedAt.UtcDateTime);
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // Deleted or replaced meanwhile: a newer write has set its own time.
+            // Deleted or replaced meanwhile.
         }
     }
 
@@ -348,7 +459,7 @@ public partial class FileCache
 
             return new StoredEntryInfo(key, entry.ValueLength)
             {
-                LastUsedAt = new DateTimeOffset(File.GetLastWriteTimeUtc(entry.Handle), TimeSpan.Zero),
+                LastUsedAt = Later(new DateTimeOffset(File.GetLastWriteTimeUtc(entry.Handle), TimeSpan.Zero), path),
                 DeleteAfter = entry.DeleteAfter,
                 Head = head,
             };
@@ -391,7 +502,7 @@ public partial class FileCache
 
             return new StoredEntryInfo(header.Key, header.ValueLength)
             {
-                LastUsedAt = lastWrite,
+                LastUsedAt = Later(lastWrite.Value, jsonPath),
                 DeleteAfter = header.DeleteAfter,
                 Head = head,
             };
@@ -401,6 +512,10 @@ public partial class FileCache
             stripe.Release();
         }
     }
+
+    /// <summary>The later of a file's last-write time and this process's pending last use of it.</summary>
+    private DateTimeOffset Later(DateTimeOffset lastWrite, string path)
+        => _touched.TryGetValue(path, out var pending) && pending > lastWrite ? pending : lastWrite;
 
     /// <summary>An entry found by a scan: the hash in its file name, its files' bytes and its last-write time.</summary>
     private sealed record ScannedEntry(string Hash, long Length, DateTimeOffset LastWrite);

@@ -31,12 +31,13 @@ namespace CachedHttp;
 /// </para>
 /// <para>
 /// Thread-safe, and safe to share a directory between processes. The storage holds no open files between calls;
-/// disposing it releases nothing and leaves the files in place. Values are read with asynchronous I/O; use
+/// disposing it writes the pending last uses (below) and leaves the files in place. Values are read with asynchronous I/O; use
 /// <see cref="OpenReadStreamAsync"/> and <see cref="WriteStreamAsync"/> to move large values without holding them whole.
 /// </para>
 /// <para>
 /// An entry file's last-write time is its last use: a write sets it, and a read moves it forward (by this storage's
-/// <see cref="BaseCache.TimeProvider"/>). With size bounds (<see cref="BaseCache.SetSizeLimits"/>), a background trim
+/// <see cref="BaseCache.TimeProvider"/>); reads are noted in memory and written to the files' times by a background
+/// flush within about a second (at once after 1,024 entries), so that a hit costs no extra file operation. With size bounds (<see cref="BaseCache.SetSizeLimits"/>), a background trim
 /// deletes the entries used longest ago, whole; see <see cref="TrimAsync"/>.
 /// </para>
 /// </remarks>

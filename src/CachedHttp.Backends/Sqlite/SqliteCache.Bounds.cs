@@ -306,8 +306,13 @@ public partial class SqliteCache
             {
                 while ((keys.Count < rows || freed < bytes) && reader.Read())
                 {
-                    keys.Add(reader.GetString(0));
-                    freed += reader.GetInt64(1);
+                    var key = reader.GetString(0);
+                    if (!_touched.ContainsKey(key))
+                    {
+                        // Not read by this process since the trim wrote its last uses.
+                        keys.Add(key);
+                        freed += reader.GetInt64(1);
+                    }
                 }
             }
 

@@ -146,6 +146,52 @@ public sealed class FileSizeBoundsTests : IDisposable
         (await KeysAsync(after)).Should().Equal("a", "d");
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Read_MovesTheFileTimeInTheBackground_NotOnTheReadPath(bool readable)
+    {
+        var cache = NewCache(readable);
+        await cache.WriteAsync("k", ValueOf("k"));
+        var path = cache.GetEntryPath("k");
+        File.GetLastWriteTimeUtc(path).Should().Be(Start.UtcDateTime, "a write sets the time from the storage's clock");
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        (await cache.ReadAsync("k")).Should().NotBeNull();
+
+        File.GetLastWriteTimeUtc(path).Should().Be(Start.UtcDateTime, "a read does not touch the file itself");
+        _time.Advance(FileCache.TouchFlushInterval);
+        File.GetLastWriteTimeUtc(path).Should().Be(Start.AddMinutes(1).UtcDateTime, "the flush wrote the time of the read");
+
+        _time.Advance(TimeSpan.FromMinutes(1));
+        (await cache.ReadAsync("k")).Should().NotBeNull();
+        cache.Dispose();
+        File.GetLastWriteTimeUtc(path).Should().Be(Start.AddMinutes(2).AddSeconds(1).UtcDateTime, "disposing writes what is pending");
+    }
+
+    [Test]
+    public async Task Read_ManyEntries_FlushStartsBeforeTheInterval()
+    {
+        using var cache = NewCache(readable: false);
+        for (var i = 0; i < FileCache.TouchFlushThreshold; i++)
+        {
+            await cache.WriteAsync("k" + i, ValueOf("k", 10));
+        }
+
+        _time.Advance(TimeSpan.FromMinutes(1));
+        for (var i = 0; i < FileCache.TouchFlushThreshold; i++)
+        {
+            await cache.ReadAsync("k" + i);
+        }
+
+        var paths = Enumerable.Range(0, FileCache.TouchFlushThreshold).Select(i => cache.GetEntryPath("k" + i)).ToList();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (paths.Count(p => File.GetLastWriteTimeUtc(p) == Start.AddMinutes(1).UtcDateTime) is var moved && moved < paths.Count)
+        {
+            DateTime.UtcNow.Should().BeBefore(deadline, $"the flush should have moved every file's time ({moved} so far)");
+            await Task.Delay(20);
+        }
+    }
+
     [Test]
     public async Task Write_AnotherInstanceWroteToTheFolder_CountedAtTheNextRescan()
     {
