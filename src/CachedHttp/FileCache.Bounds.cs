@@ -193,13 +193,14 @@ public partial class FileCache
     /// Call under <see cref="_scanLock"/>.
     /// </summary>
     /// <remarks>
-    /// The totals restart from zero before the listing, so that writes and deletes during it still count: an entry
-    /// written meanwhile may be counted twice, which only makes the next trim come a little early.
+    /// The totals are moved by the difference between what the listing found and what they said before it, so that
+    /// writes and deletes during the listing still count (an entry written meanwhile may be counted twice, which only
+    /// makes the next trim come a little early) and a reader of the totals never sees them half-counted.
     /// </remarks>
     private List<ScannedEntry> Scan(CancellationToken cancellationToken)
     {
-        Interlocked.Exchange(ref _count, 0);
-        Interlocked.Exchange(ref _bytes, 0);
+        var countBefore = Volatile.Read(ref _count);
+        var bytesBefore = Volatile.Read(ref _bytes);
         var files = new FileSystemEnumerable<(string Name, long Length, DateTimeOffset LastWrite)>(
             StoreDirectory,
             static (ref FileSystemEntry entry) => (entry.FileName.ToString(), entry.Length, entry.LastWriteTimeUtc),
@@ -243,8 +244,8 @@ public partial class FileCache
             bytes += scanned.Length;
         }
 
-        Interlocked.Add(ref _count, count);
-        Interlocked.Add(ref _bytes, bytes);
+        Interlocked.Add(ref _count, count - countBefore);
+        Interlocked.Add(ref _bytes, bytes - bytesBefore);
         Volatile.Write(ref _scannedAt, TimeProvider.GetTimestamp());
         Volatile.Write(ref _totalsKnown, 1);
         return list;

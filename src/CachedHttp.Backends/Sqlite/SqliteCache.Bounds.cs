@@ -262,11 +262,11 @@ public partial class SqliteCache
         return deleted;
     }
 
-    /// <summary>Counts every row and byte of the table, and resets this process's running totals to them.</summary>
+    /// <summary>Counts every row and byte of the table, and moves this process's running totals to them (writes made meanwhile still count).</summary>
     private (long Count, long Bytes) CountRows()
     {
-        Interlocked.Exchange(ref _count, 0);
-        Interlocked.Exchange(ref _bytes, 0);
+        var countBefore = Volatile.Read(ref _count);
+        var bytesBefore = Volatile.Read(ref _bytes);
         long count, bytes;
         using (var lease = Rent())
         {
@@ -276,8 +276,8 @@ public partial class SqliteCache
             bytes = reader.GetInt64(1);
         }
 
-        Interlocked.Add(ref _count, count);
-        Interlocked.Add(ref _bytes, bytes);
+        Interlocked.Add(ref _count, count - countBefore);
+        Interlocked.Add(ref _bytes, bytes - bytesBefore);
         Volatile.Write(ref _countedAt, TimeProvider.GetTimestamp());
         Volatile.Write(ref _totalsKnown, 1);
         return (count, bytes);
