@@ -269,6 +269,30 @@ public class SizeBoundsTests
     }
 
     [Test]
+    public async Task Trim_Throws_CountedAsAStorageError_AndTheNextWriteTriesAgain()
+    {
+        var name = "bounds-failing-" + Guid.NewGuid().ToString("N");
+        using var errors = new EvictionListener(name, "cachedhttp.storage.errors", "operation");
+        using var store = new FailingOnceCache(name);
+        store.SetSizeLimits(new StorageSizeLimits { MaxEntries = 2 });
+        await store.WhenTrimmedAsync();
+
+        for (var i = 0; i < 3; i++)
+        {
+            await store.WriteAsync("k" + i, Value(1));
+        }
+
+        await store.WhenTrimmedAsync();
+        errors.Total("trim").Should().Be(1);
+        (await store.CountAsync()).Should().Be(3);
+
+        await store.WriteAsync("k3", Value(1));
+        await store.WhenTrimmedAsync();
+
+        (await store.CountAsync()).Should().Be(2);
+    }
+
+    [Test]
     public async Task Dispose_DuringAHeldTrim_AbandonsIt()
     {
         var store = Bounded(maxEntries: 1);
@@ -504,6 +528,18 @@ public class SizeBoundsTests
         public override string Name => name;
     }
 
+    private sealed class FailingOnceCache(string name) : InMemoryCache
+    {
+        private int _calls;
+
+        public override string Name => name;
+
+        protected override ValueTask TrimAsync(StorageSizeLimits limits, CancellationToken cancellationToken)
+            => Interlocked.Increment(ref _calls) == 2
+                ? throw new IOException("disk on fire")
+                : base.TrimAsync(limits, cancellationToken);
+    }
+
     private sealed class UnboundedStore : InMemoryCache
     {
         public bool Disposed { get; private set; }
@@ -519,17 +555,17 @@ public class SizeBoundsTests
         }
     }
 
-    /// <summary>Sums <c>cachedhttp.evictions</c> by reason, for one backend name.</summary>
+    /// <summary>Sums a counter (<c>cachedhttp.evictions</c> by default) by one tag (<c>reason</c>), for one backend name.</summary>
     private sealed class EvictionListener : IDisposable
     {
         private readonly MeterListener _listener = new();
         private readonly ConcurrentDictionary<string, long> _totals = new(StringComparer.Ordinal);
 
-        public EvictionListener(string backend)
+        public EvictionListener(string backend, string instrumentName = "cachedhttp.evictions", string tagName = "reason")
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == CacheMetrics.MeterName && instrument.Name == "cachedhttp.evictions")
+                if (instrument.Meter.Name == CacheMetrics.MeterName && instrument.Name == instrumentName)
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }
@@ -543,7 +579,7 @@ public class SizeBoundsTests
                     {
                         name = tag.Value as string;
                     }
-                    else if (tag.Key == "reason")
+                    else if (tag.Key == tagName)
                     {
                         reason = tag.Value as string;
                     }
