@@ -126,7 +126,7 @@ public sealed class CacheOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>: only <see cref="MaxBodySize"/> applies.</value>
     /// <remarks>
-    /// A response that is not stored for this reason is logged at Debug (event 8) and counted in
+    /// A response that is not stored for this reason is logged at Debug (event 30) and counted in
     /// <c>cachedhttp.evictions</c> with reason <c>too-large</c>; the entry stored under its key before, which it
     /// supersedes, is deleted.
     /// </remarks>

@@ -473,7 +473,7 @@ public class SizeBoundsTests
         small.Response.IsFromCache().Should().BeTrue();
         (await cache.StoredCountAsync()).Should().Be(1);
         metrics.Total("too-large").Should().Be(2);
-        logs.Entries.Should().Contain(e => e.EventId == 8 && e.Message.Contains("2000") && !e.Message.Contains("example.com"));
+        logs.Entries.Should().Contain(e => e.EventId == 30 && e.Message.Contains("2000") && !e.Message.Contains("example.com"));
     }
 
     [Test]

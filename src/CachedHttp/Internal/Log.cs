@@ -18,6 +18,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 4, Level = LogLevel.Debug, Message = "Response not stored: {Reason}")]
     public static partial void NotStored(ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 30, Level = LogLevel.Debug, Message = "Response not stored: its entry of {Size} bytes is larger than MaxEntryBytes ({MaxEntryBytes})")]
+    public static partial void EntryTooLarge(ILogger logger, long size, long maxEntryBytes);
+
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Serving a stale response after an origin error")]
     public static partial void ServedStaleOnError(ILogger logger, Exception? exception);
 
@@ -26,7 +29,4 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "A response filter threw; the response is not stored")]
     public static partial void FilterFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 8, Level = LogLevel.Debug, Message = "Response not stored: its entry of {Size} bytes is larger than MaxEntryBytes ({MaxEntryBytes})")]
-    public static partial void EntryTooLarge(ILogger logger, long size, long maxEntryBytes);
 }
