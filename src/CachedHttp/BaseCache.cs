@@ -317,7 +317,7 @@ public abstract class BaseCache : IDisposable, IAsyncDisposable
     protected void OnBackgroundFailure(string operation)
     {
         ArgumentException.ThrowIfNullOrEmpty(operation);
-        Internal.CacheMetrics.StorageError(Name, operation);
+        Internal.CacheMetrics.BackgroundFailure(Name, operation);
     }
 
     /// <summary>Tells whether an entry with the given delete-after time is gone at this storage's current time.</summary>
