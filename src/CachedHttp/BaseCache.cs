@@ -20,6 +20,14 @@ namespace CachedHttp;
 /// </remarks>
 public abstract class BaseCache : IDisposable, IAsyncDisposable
 {
+    // Cancelled on dispose: stops background trims. Never disposed itself (it has no timer or registrations to free),
+    // so that a trim still running may read its token safely.
+    private readonly CancellationTokenSource _lifetime = new();
+    private StorageSizeLimits? _sizeLimits;
+    private Task _trimTask = Task.CompletedTask;
+    private int _trimRunning;
+    private int _trimAgain;
+
     /// <summary>Initializes a new storage.</summary>
     /// <param name="timeProvider">The clock used to honour delete-after times; <see cref="TimeProvider.System"/> when null.</param>
     protected BaseCache(TimeProvider? timeProvider = null)
@@ -146,8 +154,12 @@ public abstract class BaseCache : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Sums the sizes, in bytes, of the live values.</summary>
-    /// <remarks>The default enumerates <see cref="GetEntryInfosAsync"/>; storages that keep the total override it.</remarks>
+    /// <summary>Sums the sizes, in bytes, of the values this storage holds: the measure <see cref="StorageSizeLimits.MaxBytes"/> bounds.</summary>
+    /// <remarks>
+    /// The default enumerates <see cref="GetEntryInfosAsync"/> (live values only); storages that keep a running total
+    /// override it, and theirs may include values past their delete-after time that are not removed yet, and the
+    /// storage's own overhead per value (the file storage counts whole files, headers included).
+    /// </remarks>
     public virtual async ValueTask<long> GetTotalBytesAsync(CancellationToken cancellationToken = default)
     {
         long total = 0;
@@ -160,7 +172,11 @@ public abstract class BaseCache : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Gets the size bounds this storage enforces, or <see langword="null"/> when it is unbounded.</summary>
-    public StorageSizeLimits? SizeLimits { get; private set; }
+    public StorageSizeLimits? SizeLimits
+    {
+        get => Volatile.Read(ref _sizeLimits);
+        private set => Volatile.Write(ref _sizeLimits, value);
+    }
 
     /// <summary>Gets a value indicating whether this storage can enforce <see cref="StorageSizeLimits"/> (by evicting least-recently-used values).</summary>
     /// <value>The default value is <see langword="false"/>; the memory, file and SQLite storages return <see langword="true"/>.</value>
@@ -190,6 +206,100 @@ public abstract class BaseCache : IDisposable, IAsyncDisposable
     {
     }
 
+    /// <summary>
+    /// Schedules one trim in the background (<see cref="TrimAsync"/>), unless one is running: then that one runs once
+    /// more when it ends. Returns at once; the caller never waits for eviction.
+    /// </summary>
+    /// <remarks>
+    /// Call it after a write that may have taken the storage over <see cref="SizeLimits"/>. Does nothing when the storage
+    /// is unbounded or disposed. A trim that throws is counted in <c>cachedhttp.storage.errors</c> (operation
+    /// <c>trim</c>) and the next request tries again.
+    /// </remarks>
+    protected void RequestTrim()
+    {
+        if (SizeLimits is null || _lifetime.IsCancellationRequested)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _trimAgain, 1);
+        if (Interlocked.CompareExchange(ref _trimRunning, 1, 0) == 0)
+        {
+            Volatile.Write(ref _trimTask, Task.Run(RunTrimsAsync));
+        }
+    }
+
+    /// <summary>
+    /// Brings this storage under <paramref name="limits"/> by removing its least-recently-used values, each counted with
+    /// <see cref="OnEvicted"/>. Runs in the background after <see cref="RequestTrim"/>, never twice at once.
+    /// </summary>
+    /// <param name="limits">The bounds to enforce.</param>
+    /// <param name="cancellationToken">Cancelled when the storage is disposed.</param>
+    /// <returns>A task that completes when the trim is done.</returns>
+    /// <remarks>
+    /// A trim goes a little below each bound (<see cref="StorageSizeLimits.TrimToEntries"/>,
+    /// <see cref="StorageSizeLimits.TrimToBytes"/>), so that a steady stream of writes does not trim after every
+    /// write. The default does nothing.
+    /// </remarks>
+    protected virtual ValueTask TrimAsync(StorageSizeLimits limits, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>Gets or sets a hook awaited at the start of every background trim (tests hold trims with it).</summary>
+    internal Func<CancellationToken, Task>? BeforeTrim { get; set; }
+
+    /// <summary>Waits until no trim is running or scheduled (for tests and orderly shutdown).</summary>
+    internal async Task WhenTrimmedAsync()
+    {
+        while (Volatile.Read(ref _trimRunning) != 0)
+        {
+            var running = Volatile.Read(ref _trimTask);
+            if (running.IsCompleted)
+            {
+                await Task.Yield();
+            }
+            else
+            {
+                await running.ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RunTrimsAsync()
+    {
+        var cancellationToken = _lifetime.Token;
+        while (true)
+        {
+            Volatile.Write(ref _trimAgain, 0);
+            if (SizeLimits is { } limits && !cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    if (BeforeTrim is { } hook)
+                    {
+                        await hook(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await TrimAsync(limits, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception) when (_lifetime.IsCancellationRequested)
+                {
+                    // Disposed while trimming: the storage is going away.
+                }
+                catch (Exception)
+                {
+                    OnBackgroundFailure("trim");
+                }
+            }
+
+            Volatile.Write(ref _trimRunning, 0);
+
+            // A request that came while this trim ran gets one more pass (unless another runner took over).
+            if (Volatile.Read(ref _trimAgain) == 0 || _lifetime.IsCancellationRequested || Interlocked.CompareExchange(ref _trimRunning, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
     /// <summary>Records values this storage removed on its own in the <c>cachedhttp.evictions</c> metric.</summary>
     /// <param name="reason">A short fixed word: <c>size</c> for size bounds, <c>expired</c> for delete-after times.</param>
     /// <param name="count">How many values.</param>
@@ -199,20 +309,36 @@ public abstract class BaseCache : IDisposable, IAsyncDisposable
         Internal.CacheMetrics.Evicted(Name, reason, count);
     }
 
+    /// <summary>
+    /// Records a failure of this storage's own background work (a trim, a flush of last-use times) in the
+    /// <c>cachedhttp.storage.errors</c> metric: nobody awaits that work, so nobody else can report it.
+    /// </summary>
+    /// <param name="operation">A short fixed word naming the work, for example <c>trim</c> (the <c>operation</c> tag).</param>
+    protected void OnBackgroundFailure(string operation)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(operation);
+        Internal.CacheMetrics.BackgroundFailure(Name, operation);
+    }
+
     /// <summary>Tells whether an entry with the given delete-after time is gone at this storage's current time.</summary>
     protected bool IsPastDeleteAfter(DateTimeOffset? deleteAfter)
         => deleteAfter is { } at && at <= TimeProvider.GetUtcNow();
 
     /// <inheritdoc />
+    /// <remarks>Stops background trims (a running one is abandoned at its next step) before releasing the storage.</remarks>
     public void Dispose()
     {
+        _lifetime.Cancel();
         Dispose(disposing: true);
         GC.SuppressFinalize(this);
     }
 
     /// <inheritdoc />
+    /// <remarks>Stops background trims and waits for a running one to end before releasing the storage.</remarks>
     public async ValueTask DisposeAsync()
     {
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        await WhenTrimmedAsync().ConfigureAwait(false);
         await DisposeAsyncCore().ConfigureAwait(false);
         Dispose(disposing: false);
         GC.SuppressFinalize(this);

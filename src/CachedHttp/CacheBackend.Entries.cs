@@ -156,14 +156,25 @@ public partial class CacheBackend
     }
 
     /// <summary>Stores a response and its aliases; for a response with Vary, stores a variant and updates the URL's index.</summary>
-    internal async ValueTask SaveAsync(string key, CachedResponse response, DateTimeOffset? deleteAfter, CancellationToken cancellationToken)
+    /// <returns>
+    /// <see langword="false"/> when the serialized entry is larger than <see cref="CacheOptions.MaxEntryBytes"/>: then
+    /// nothing is written, and the value stored under its key before, now superseded, is deleted.
+    /// </returns>
+    internal async ValueTask<bool> SaveAsync(string key, CachedResponse response, DateTimeOffset? deleteAfter, CancellationToken cancellationToken)
     {
         var names = VaryNames(response);
-        var storedKey = key;
+        var storedKey = names.Count > 0 ? VariantKey(key, response.VaryValues.Count > 0 ? response.VaryValues : CachedHeaders.Empty) : key;
+        var serialized = Serializer.Serialize(response, storedKey);
+        if (serialized.Length > Options.MaxEntryBytes)
+        {
+            Log.EntryTooLarge(Logger, serialized.Length, Options.MaxEntryBytes.Value);
+            CacheMetrics.Evicted(Name, "too-large");
+            await Responses.DeleteAsync(storedKey, cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
         if (names.Count > 0)
         {
-            var values = response.VaryValues.Count > 0 ? response.VaryValues : CachedHeaders.Empty;
-            storedKey = VariantKey(key, values);
             var index = await ReadVaryIndexAsync(key, cancellationToken).ConfigureAwait(false) ?? new VaryIndex();
 
             // Remember every Vary list in use (most recent first), so that each variant stays selectable by its own (§4.1).
@@ -189,12 +200,12 @@ public partial class CacheBackend
             }
 
             index.DeleteAfter = deleteAfter is null || index.DeleteAfter is null && index.Variants.Count > 1 ? null : Later(index.DeleteAfter, deleteAfter);
-            await Responses.WriteAsync(storedKey, Serializer.Serialize(response, storedKey), deleteAfter, cancellationToken).ConfigureAwait(false);
+            await Responses.WriteAsync(storedKey, serialized, deleteAfter, cancellationToken).ConfigureAwait(false);
             await Responses.WriteAsync(key, Serializer.SerializeVaryIndex(index, key), index.DeleteAfter, cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            await Responses.WriteAsync(key, Serializer.Serialize(response, key), deleteAfter, cancellationToken).ConfigureAwait(false);
+            await Responses.WriteAsync(key, serialized, deleteAfter, cancellationToken).ConfigureAwait(false);
         }
 
         if (response.AliasKeys.Count > 0)
@@ -208,6 +219,8 @@ public partial class CacheBackend
                 }
             }
         }
+
+        return true;
     }
 
     /// <summary>

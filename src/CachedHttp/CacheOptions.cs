@@ -101,6 +101,12 @@ public sealed class CacheOptions
     /// own eviction: Redis <c>maxmemory-policy</c>, TTL on MongoDB and DynamoDB).
     /// </summary>
     /// <value>The default value is <see langword="null"/> (no bound).</value>
+    /// <remarks>
+    /// Each of the backend's two stores (responses, redirect aliases) is bounded by it; a response with <c>Vary</c>
+    /// counts its index and each variant. Eviction never runs on the request path: a write over the bound schedules a
+    /// trim, so the store may hold a little more for a moment, and a trim goes 1/64 below the bound. Evictions are
+    /// counted in <c>cachedhttp.evictions</c> with reason <c>size</c>.
+    /// </remarks>
     public long? MaxEntries { get; set; }
 
     /// <summary>
@@ -108,6 +114,10 @@ public sealed class CacheOptions
     /// least recently used entries are evicted in the background. Same storages as <see cref="MaxEntries"/>.
     /// </summary>
     /// <value>The default value is <see langword="null"/> (no bound).</value>
+    /// <remarks>
+    /// Bounds each store as <see cref="MaxEntries"/> does. The file storage counts its files on disk (values and their
+    /// small headers).
+    /// </remarks>
     public long? MaxBytes { get; set; }
 
     /// <summary>
@@ -115,6 +125,11 @@ public sealed class CacheOptions
     /// is served but not stored. Enforced by every backend.
     /// </summary>
     /// <value>The default value is <see langword="null"/>: only <see cref="MaxBodySize"/> applies.</value>
+    /// <remarks>
+    /// A response that is not stored for this reason is logged at Debug (event 30) and counted in
+    /// <c>cachedhttp.evictions</c> with reason <c>too-large</c>; the entry stored under its key before, which it
+    /// supersedes, is deleted.
+    /// </remarks>
     public long? MaxEntryBytes { get; set; }
 
     /// <summary>

@@ -176,15 +176,20 @@ public partial class FileCache
             await stripe.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
+                var previous = ReadableEntryLength(hash);
+
                 // Uncommit the old entry first: a reader then sees a miss, never the old .json with the new .body.
                 DeleteQuietly(jsonPath);
                 await CommitAsync(bodyTemp, EntryPath(hash, BodyExtension), CancellationToken.None).ConfigureAwait(false);
                 await CommitAsync(jsonTemp, jsonPath, CancellationToken.None).ConfigureAwait(false);
+                Account(previous, json.Length + header.BodyLength);
             }
             finally
             {
                 stripe.Release();
             }
+
+            CheckBounds();
         }
         catch
         {
@@ -408,6 +413,7 @@ public partial class FileCache
 
             var prefix = new byte[header.PrefixLength];
             WriteEnvelopePrefix(header.Envelope, prefix);
+            Touch(EntryPath(hash, JsonExtension));
             return new FileEntryStream(handle, prefix, 0, header.ValueLength);
         }
         finally
@@ -496,9 +502,17 @@ public partial class FileCache
         await stripe.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var existed = DeleteEntryFile(EntryPath(hash, JsonExtension));
-            DeleteQuietly(EntryPath(hash, BodyExtension));
-            return existed;
+            var bodyPath = EntryPath(hash, BodyExtension);
+            var bodyLength = FileLength(bodyPath) ?? 0;
+            if (!DeleteEntryFile(EntryPath(hash, JsonExtension), out var jsonLength))
+            {
+                DeleteQuietly(bodyPath);
+                return false;
+            }
+
+            DeleteQuietly(bodyPath);
+            Forget(jsonLength + bodyLength);
+            return true;
         }
         finally
         {

@@ -31,8 +31,14 @@ namespace CachedHttp;
 /// </para>
 /// <para>
 /// Thread-safe, and safe to share a directory between processes. The storage holds no open files between calls;
-/// disposing it releases nothing and leaves the files in place. Values are read with asynchronous I/O; use
+/// disposing it writes the pending last uses (below) and leaves the files in place. Values are read with asynchronous I/O; use
 /// <see cref="OpenReadStreamAsync"/> and <see cref="WriteStreamAsync"/> to move large values without holding them whole.
+/// </para>
+/// <para>
+/// An entry file's last-write time is its last use: a write sets it, and a read moves it forward (by this storage's
+/// <see cref="BaseCache.TimeProvider"/>); reads are noted in memory and written to the files' times by a background
+/// flush within about a second (at once after 1,024 entries), so that a hit costs no extra file operation. With size bounds (<see cref="BaseCache.SetSizeLimits"/>), a background trim
+/// deletes the entries used longest ago, whole; see <see cref="TrimAsync"/>.
 /// </para>
 /// </remarks>
 public partial class FileCache : BaseCache
@@ -130,9 +136,15 @@ public partial class FileCache : BaseCache
     public override async ValueTask<byte[]?> ReadAsync(string key, CancellationToken cancellationToken = default)
     {
         var (keyBytes, hash) = HashKey(key);
+        var path = EntryPath(hash, ReadableFormat ? JsonExtension : BinaryExtension);
         var entry = ReadableFormat
             ? await ReadReadableEntryAsync(hash, key, removeExpired: true, cancellationToken).ConfigureAwait(false)
-            : await ReadBinaryEntryAsync(EntryPath(hash, BinaryExtension), keyBytes, removeExpired: true, cancellationToken).ConfigureAwait(false);
+            : await ReadBinaryEntryAsync(path, keyBytes, removeExpired: true, cancellationToken).ConfigureAwait(false);
+        if (entry is not null)
+        {
+            Touch(path);
+        }
+
         return entry?.Value;
     }
 
@@ -157,7 +169,7 @@ public partial class FileCache : BaseCache
                 await stream.WriteAsync(value, token).ConfigureAwait(false);
             },
             cancellationToken).ConfigureAwait(false);
-        await CommitAsync(temp, path, cancellationToken).ConfigureAwait(false);
+        await CommitEntryAsync(temp, path, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stores the rest of <paramref name="content"/> under <paramref name="key"/>, replacing any previous value, without holding it whole in memory.</summary>
@@ -195,7 +207,7 @@ public partial class FileCache : BaseCache
                 }
             },
             cancellationToken).ConfigureAwait(false);
-        await CommitAsync(temp, path, cancellationToken).ConfigureAwait(false);
+        await CommitEntryAsync(temp, path, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Opens the value stored under <paramref name="key"/> for reading, without loading it into memory.</summary>
@@ -245,6 +257,7 @@ public partial class FileCache : BaseCache
             return null;
         }
 
+        Touch(path);
         return new FileEntryStream(entry.DetachHandle(), [], entry.HeaderLength, entry.ValueLength);
     }
 
@@ -257,7 +270,13 @@ public partial class FileCache : BaseCache
             return await DeleteReadableAsync(hash, cancellationToken).ConfigureAwait(false);
         }
 
-        return DeleteEntryFile(EntryPath(hash, BinaryExtension));
+        if (!DeleteEntryFile(EntryPath(hash, BinaryExtension), out var length))
+        {
+            return false;
+        }
+
+        Forget(length);
+        return true;
     }
 
     /// <inheritdoc />
@@ -339,6 +358,7 @@ public partial class FileCache : BaseCache
             DeleteQuietly(path);
         }
 
+        InvalidateTotals();
         return ValueTask.CompletedTask;
     }
 
@@ -384,6 +404,11 @@ public partial class FileCache : BaseCache
             {
                 DeleteQuietly(path);
             }
+        }
+
+        if (removed > 0)
+        {
+            InvalidateTotals();
         }
 
         return removed;
@@ -637,6 +662,8 @@ public partial class FileCache : BaseCache
                 }
             }
 
+            // The last-write time is the entry's last use (size bounds evict the oldest): from this storage's clock.
+            File.SetLastWriteTimeUtc(temp, TimeProvider.GetUtcNow().UtcDateTime);
             return temp;
         }
         catch
@@ -724,8 +751,12 @@ public partial class FileCache : BaseCache
     }
 
     /// <summary>Deletes an entry file by renaming it away first, so that exactly one of several concurrent deleters reports it.</summary>
-    private static bool DeleteEntryFile(string path)
+    private static bool DeleteEntryFile(string path) => DeleteEntryFile(path, out _);
+
+    /// <summary>Deletes an entry file as <see cref="DeleteEntryFile(string)"/> does, and tells its length.</summary>
+    private static bool DeleteEntryFile(string path, out long length)
     {
+        length = 0;
         var tomb = TempPath(path);
         try
         {
@@ -736,6 +767,7 @@ public partial class FileCache : BaseCache
             return false;
         }
 
+        length = FileLength(tomb) ?? 0;
         DeleteQuietly(tomb);
         return true;
     }

@@ -25,6 +25,11 @@ public class CacheOptionsTests
         yield return Case("IgnoredParameters", "Null", o => o.IgnoredParameters = null!);
         yield return Case("IgnoredParameters", "Empty", o => o.IgnoredParameters = new HashSet<string> { "" });
         yield return Case("MaxBodySize", "Negative", o => o.MaxBodySize = -1);
+        yield return Case("MaxEntries", "Zero", o => o.MaxEntries = 0);
+        yield return Case("MaxEntries", "Negative", o => o.MaxEntries = -5);
+        yield return Case("MaxBytes", "Zero", o => o.MaxBytes = 0);
+        yield return Case("MaxEntryBytes", "Negative", o => o.MaxEntryBytes = -1);
+        yield return Case("MaxEntryBytes", "AboveMaxBytes", o => (o.MaxBytes, o.MaxEntryBytes) = (1000, 1001));
         yield return Case("StaleIfError", "Negative", o => o.StaleIfError = TimeSpan.FromSeconds(-1));
         yield return Case("StaleWhileRevalidate", "Negative", o => o.StaleWhileRevalidate = TimeSpan.FromSeconds(-1));
         yield return Case("StaleRetention", "Negative", o => o.StaleRetention = TimeSpan.FromSeconds(-1));

@@ -85,7 +85,23 @@ public class DynamoDbBackend : CacheBackend
 
         // Validate the caching options before a client exists, so that a bad option leaks nothing.
         (options ?? new CacheOptions()).Validate();
+        RejectSizeBounds(options);
         return DynamoDbTable.CreateClient(dynamoOptions);
+    }
+
+    /// <summary>
+    /// Rejects <see cref="CacheOptions.MaxEntries"/> and <see cref="CacheOptions.MaxBytes"/> before a client is created,
+    /// so that the rejection leaks no connection (the base constructor rejects them too, once the stores exist).
+    /// </summary>
+    private static void RejectSizeBounds(CacheOptions? options)
+    {
+        var option = options?.MaxEntries is not null ? nameof(CacheOptions.MaxEntries) : options?.MaxBytes is not null ? nameof(CacheOptions.MaxBytes) : null;
+        if (option is not null)
+        {
+            throw new ArgumentException(
+                $"CacheOptions.{option} is not supported by the dynamodb storage, which has its own eviction (see the backends documentation); use MaxEntryBytes and expiration instead.",
+                option);
+        }
     }
 
     private static DynamoDbTable NewTable(IAmazonDynamoDB client, DynamoDbCacheOptions dynamoOptions, CacheOptions? options)

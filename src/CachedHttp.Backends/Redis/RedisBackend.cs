@@ -93,8 +93,24 @@ public class RedisBackend : CacheBackend
     {
         // Every option is checked before connecting, so that a bad one leaks no connection.
         options?.Validate();
+        RejectSizeBounds(options);
         var validated = RedisCacheOptions.ValidatedCopy(redisOptions);
         return new Setup(RedisConnections.Connect(configuration, validated), validated, OwnsConnection: true);
+    }
+
+    /// <summary>
+    /// Rejects <see cref="CacheOptions.MaxEntries"/> and <see cref="CacheOptions.MaxBytes"/> before a client is created,
+    /// so that the rejection leaks no connection (the base constructor rejects them too, once the stores exist).
+    /// </summary>
+    private static void RejectSizeBounds(CacheOptions? options)
+    {
+        var option = options?.MaxEntries is not null ? nameof(CacheOptions.MaxEntries) : options?.MaxBytes is not null ? nameof(CacheOptions.MaxBytes) : null;
+        if (option is not null)
+        {
+            throw new ArgumentException(
+                $"CacheOptions.{option} is not supported by the redis storage, which has its own eviction (see the backends documentation); use MaxEntryBytes and expiration instead.",
+                option);
+        }
     }
 
     private sealed record Setup(IConnectionMultiplexer Connection, RedisCacheOptions RedisOptions, bool OwnsConnection);

@@ -11,13 +11,16 @@ public partial class SqliteCache
     /// 0 (no row in <c>cachedhttp_schema</c>): the layout of the original Python library, <c>(key, value)</c>.
     /// 1: <c>(key TEXT PRIMARY KEY, value BLOB, delete_after INTEGER NULL, created_at INTEGER, size INTEGER)</c>
     /// in a rowid table (incremental blob I/O needs the rowid), with an index on <c>delete_after</c>.
+    /// 2: version 1 and <c>last_used INTEGER</c> (Unix milliseconds of the last read or write, for least-recently-used
+    /// eviction), with an index on it.
     /// </summary>
-    internal const int SchemaVersion = 1;
+    internal const int SchemaVersion = 2;
 
     /// <summary>The table of the file that records each cache table's layout version.</summary>
     internal const string SchemaTable = "cachedhttp_schema";
 
-    private static readonly string[] CurrentColumns = ["key", "value", "delete_after", "created_at", "size"];
+    private static readonly string[] CurrentColumns = ["key", "value", "delete_after", "created_at", "size", "last_used"];
+    private static readonly string[] Version1Columns = ["key", "value", "delete_after", "created_at", "size"];
     private static readonly string[] LegacyColumns = ["key", "value"];
 
     /// <summary>
@@ -52,15 +55,22 @@ public partial class SqliteCache
         }
 
         connection.ExecuteScalar(_sql.CreateIndex, transaction);
+        connection.ExecuteScalar(_sql.CreateLastUsedIndex, transaction);
         transaction.Commit();
     }
 
-    /// <summary>Brings an unversioned table (or none) to the current layout.</summary>
+    /// <summary>Brings an older table (or none) to the current layout.</summary>
     /// <remarks>
+    /// <para>
+    /// A version 1 table gets its <c>last_used</c> column, set to each row's <c>created_at</c> (the best estimate of its
+    /// last use), in place: no row is copied.
+    /// </para>
+    /// <para>
     /// A table in the original library's layout <c>(key, value)</c> is rebuilt in the current layout and keeps its
     /// rows (with no delete-after time). Their values are in that library's format, which CachedHttp does not
     /// read: a <see cref="CacheBackend"/> treats them as misses and deletes them when it meets them (or in
     /// <see cref="CacheBackend.DeleteExpiredResponsesAsync"/>). Nothing is deleted by the migration itself.
+    /// </para>
     /// </remarks>
     private void Migrate(PooledConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction)
     {
@@ -74,6 +84,11 @@ public partial class SqliteCache
         {
             // The current layout without its version row (the schema table was deleted): only the row is missing.
         }
+        else if (columns.SetEquals(Version1Columns))
+        {
+            connection.ExecuteScalar($"ALTER TABLE {table} ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0", transaction);
+            connection.ExecuteScalar($"UPDATE {table} SET last_used = created_at", transaction);
+        }
         else if (columns.SetEquals(LegacyColumns))
         {
             var legacy = SqliteStatements.Quote(TableName + "_cachedhttp_legacy");
@@ -81,8 +96,8 @@ public partial class SqliteCache
             connection.ExecuteScalar(_sql.CreateTable, transaction);
             connection.ExecuteScalar(
                 $"""
-                INSERT OR IGNORE INTO {table} (key, value, delete_after, created_at, size)
-                SELECT CAST(key AS TEXT), CAST(value AS BLOB), NULL, $now, length(CAST(value AS BLOB))
+                INSERT OR IGNORE INTO {table} (key, value, delete_after, created_at, size, last_used)
+                SELECT CAST(key AS TEXT), CAST(value AS BLOB), NULL, $now, length(CAST(value AS BLOB)), $now
                 FROM {legacy} WHERE key IS NOT NULL AND value IS NOT NULL
                 """,
                 transaction,

@@ -101,6 +101,7 @@ public partial class SqliteCache
             }
 
             transaction.Commit();
+            Wrote(length);
         }
         finally
         {
@@ -140,6 +141,7 @@ public partial class SqliteCache
             }
 
             var blob = new SqliteBlob(connection.Connection, TableName, "value", Convert.ToInt64(rowId, CultureInfo.InvariantCulture), readOnly: true);
+            Touched(key);
             return new BlobReadStream(blob, transaction, lease);
         }
         catch

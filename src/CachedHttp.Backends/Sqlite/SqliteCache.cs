@@ -26,8 +26,14 @@ namespace CachedHttp.Sqlite;
 /// <para>
 /// The constructor opens the file (creating it and its folders if needed), checks that it is a SQLite database
 /// and creates or migrates the table, so a bad file fails there, not at the first request. The table's layout
-/// version is kept in the <c>cachedhttp_schema</c> table of the file. Disposing closes the connections this
-/// storage opened.
+/// version is kept in the <c>cachedhttp_schema</c> table of the file. Disposing writes the pending last uses (below)
+/// and closes the connections this storage opened.
+/// </para>
+/// <para>
+/// Each row has an indexed <c>last_used</c> time: a write sets it; a read only notes it in memory, and a background
+/// flush writes the noted times within about a second (at once after 1,024 keys), so reads never write. With size
+/// bounds (<see cref="BaseCache.SetSizeLimits"/>), a background trim deletes the rows used longest ago; see
+/// <see cref="TrimAsync"/>.
 /// </para>
 /// </remarks>
 public partial class SqliteCache : BaseCache
@@ -65,6 +71,7 @@ public partial class SqliteCache : BaseCache
         TableName = tableName;
         _sql = new SqliteStatements(tableName);
         InitializeOrRelease();
+        StartTouchTimer();
     }
 
     /// <summary>Opens a table over a pool shared with other tables of the same file (the pool gets one more owner).</summary>
@@ -77,6 +84,7 @@ public partial class SqliteCache : BaseCache
         TableName = tableName;
         _sql = new SqliteStatements(tableName);
         InitializeOrRelease();
+        StartTouchTimer();
     }
 
     /// <inheritdoc />
@@ -102,7 +110,14 @@ public partial class SqliteCache : BaseCache
             command.Parameters[0].Value = key;
             command.Parameters[1].Value = self.Now();
             using var reader = command.ExecuteReader();
-            return reader.Read() ? reader.GetFieldValue<byte[]>(0) : null;
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            var value = reader.GetFieldValue<byte[]>(0);
+            self.Touched(key);
+            return value;
         }, cancellationToken);
     }
 
@@ -137,6 +152,7 @@ public partial class SqliteCache : BaseCache
             command.Parameters[3].Value = self.Now();
             command.Parameters[4].Value = (long)bytes.Length;
             command.ExecuteNonQuery();
+            self.Wrote(bytes.Length);
             return true;
         }, cancellationToken).AsNonGeneric();
     }
@@ -150,7 +166,9 @@ public partial class SqliteCache : BaseCache
             using var lease = self.Rent();
             var command = lease.Connection.Command(self._sql.Delete);
             command.Parameters[0].Value = key;
-            return command.ExecuteNonQuery() > 0;
+            var deleted = command.ExecuteNonQuery();
+            self.Deleted(deleted);
+            return deleted > 0;
         }, cancellationToken);
     }
 
@@ -194,6 +212,7 @@ public partial class SqliteCache : BaseCache
                 }
 
                 transaction.Commit();
+                self.Deleted(deleted);
                 return deleted;
             }
             finally
@@ -258,6 +277,7 @@ public partial class SqliteCache : BaseCache
         {
             using var lease = self.Rent();
             lease.Connection.Command(self._sql.Clear).ExecuteNonQuery();
+            Volatile.Write(ref self._totalsKnown, 0);
             return true;
         }, cancellationToken).AsNonGeneric();
 
@@ -269,7 +289,9 @@ public partial class SqliteCache : BaseCache
             using var lease = self.Rent();
             var command = lease.Connection.Command(self._sql.DeleteExpired);
             command.Parameters[0].Value = self.Now();
-            return command.ExecuteNonQuery();
+            var deleted = command.ExecuteNonQuery();
+            self.Deleted(deleted);
+            return deleted;
         }, cancellationToken);
 
     /// <summary>Gets SQLite's query plan of the statement that <see cref="DeleteExpiredAsync"/> runs (for tests).</summary>
@@ -292,9 +314,23 @@ public partial class SqliteCache : BaseCache
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
-        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        if (disposing && Volatile.Read(ref _disposed) == 0)
         {
-            _pool.Release();
+            _flushTimer?.Dispose();
+            try
+            {
+                // The last uses of this process's reads, so that they survive it.
+                FlushTouches();
+            }
+            catch (Exception exception) when (exception is SqliteException or ObjectDisposedException or InvalidOperationException)
+            {
+                OnBackgroundFailure("touch");
+            }
+
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _pool.Release();
+            }
         }
 
         base.Dispose(disposing);

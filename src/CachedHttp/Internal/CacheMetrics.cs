@@ -73,6 +73,16 @@ internal static class CacheMetrics
         }
     }
 
+    /// <summary>Counts a failure of a storage's own background work (a trim, a flush of last uses) in <c>cachedhttp.storage.errors</c>.</summary>
+    /// <param name="storage">The storage's name (the <c>backend</c> tag).</param>
+    /// <param name="operation">The work (the <c>operation</c> tag): <c>trim</c>, <c>touch</c>.</param>
+    public static void BackgroundFailure(string storage, string operation)
+        => StorageErrors.Add(
+            1,
+            new KeyValuePair<string, object?>("backend", storage),
+            new KeyValuePair<string, object?>("operation", operation),
+            new KeyValuePair<string, object?>("reason", "error"));
+
     public static void Duration(string storage, string operation, long startTimestamp)
     {
         if (StorageDuration.Enabled)

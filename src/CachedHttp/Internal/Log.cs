@@ -18,6 +18,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 4, Level = LogLevel.Debug, Message = "Response not stored: {Reason}")]
     public static partial void NotStored(ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 30, Level = LogLevel.Debug, Message = "Response not stored: its entry of {Size} bytes is larger than MaxEntryBytes ({MaxEntryBytes})")]
+    public static partial void EntryTooLarge(ILogger logger, long size, long maxEntryBytes);
+
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Serving a stale response after an origin error")]
     public static partial void ServedStaleOnError(ILogger logger, Exception? exception);
 

@@ -215,6 +215,34 @@ public sealed class ConfigurationTests : OriginFixture
     }
 
     [Test]
+    public async Task JsonFile_SizeBounds_AreBoundAndReachTheStorage()
+    {
+        await using var file = await JsonFile.WriteAsync("""{ "CachedHttp": { "MaxEntries": 100, "MaxBytes": 1048576, "MaxEntryBytes": 65536 } }""");
+        using var host = BuildHost(file, (services, configuration) => services.AddHttpCache(configuration.GetSection("CachedHttp")));
+
+        await host.StartAsync();
+        var backend = host.Services.GetRequiredService<CacheBackend>();
+        await host.StopAsync();
+
+        backend.Options.MaxEntries.Should().Be(100);
+        backend.Options.MaxBytes.Should().Be(1048576);
+        backend.Options.MaxEntryBytes.Should().Be(65536);
+        backend.Responses.SizeLimits.Should().Be(new StorageSizeLimits { MaxEntries = 100, MaxBytes = 1048576 });
+    }
+
+    [Test]
+    public async Task StartAsync_MaxEntriesZero_FailsNamingTheKey()
+    {
+        await using var file = await JsonFile.WriteAsync("""{ "CachedHttp": { "MaxEntries": 0 } }""");
+        using var host = BuildHost(file, (services, configuration) => services.AddHttpCache(configuration.GetSection("CachedHttp")));
+
+        var start = () => host.StartAsync();
+
+        (await start.Should().ThrowAsync<OptionsValidationException>())
+            .Which.Message.Should().Contain("CachedHttp:MaxEntries must be positive or null, not 0");
+    }
+
+    [Test]
     public async Task StartAsync_BadStatusCode_FailsNamingTheKey()
     {
         await using var file = await JsonFile.WriteAsync("""{ "CachedHttp": { "AllowedCodes": [ 200, 42 ] } }""");

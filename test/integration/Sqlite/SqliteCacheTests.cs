@@ -229,7 +229,7 @@ public sealed class SqliteCacheTests
         (await cache.CountAsync()).Should().Be(3);
         Query(path, "SELECT version FROM cachedhttp_schema WHERE table_name = 'responses'").Should().Equal((long)SqliteCache.SchemaVersion);
         Query(path, "SELECT name FROM pragma_table_info('responses') ORDER BY cid")
-            .Should().Equal("key", "value", "delete_after", "created_at", "size");
+            .Should().Equal("key", "value", "delete_after", "created_at", "size", "last_used");
         Query(path, "SELECT name FROM sqlite_master WHERE name LIKE '%legacy%'").Should().BeEmpty();
     }
 

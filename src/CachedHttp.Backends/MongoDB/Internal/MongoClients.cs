@@ -13,6 +13,7 @@ internal static class MongoClients
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         var validated = MongoDbCache.Validated(mongoOptions);
         (options ?? new CacheOptions()).Validate();
+        RejectSizeBounds(options);
         MongoClientSettings settings;
         try
         {
@@ -32,6 +33,21 @@ internal static class MongoClients
 
         var client = new MongoClient(settings);
         return new MongoConnection(client.GetDatabase(validated.DatabaseName), client, validated);
+    }
+
+    /// <summary>
+    /// Rejects <see cref="CacheOptions.MaxEntries"/> and <see cref="CacheOptions.MaxBytes"/> before a client is created,
+    /// so that the rejection leaks no connection (the base constructor rejects them too, once the stores exist).
+    /// </summary>
+    public static void RejectSizeBounds(CacheOptions? options)
+    {
+        var option = options?.MaxEntries is not null ? nameof(CacheOptions.MaxEntries) : options?.MaxBytes is not null ? nameof(CacheOptions.MaxBytes) : null;
+        if (option is not null)
+        {
+            throw new ArgumentException(
+                $"CacheOptions.{option} is not supported by the MongoDB storage, which has its own eviction (see the backends documentation); use MaxEntryBytes and expiration instead.",
+                option);
+        }
     }
 
     public static ILogger Logger(CacheOptions options)
