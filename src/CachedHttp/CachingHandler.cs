@@ -389,14 +389,10 @@ public partial class CachingHandler : DelegatingHandler
         }
 
         // Not the caller's token: a response the caller has finished reading is stored even if it then cancels.
-        var (succeeded, _) = await Cache.CallStorageAsync(
+        var (succeeded, written) = await Cache.CallStorageAsync(
             "write",
             (key, response, deleteAfter),
-            static async (cache, state, token) =>
-            {
-                await cache.SaveAsync(state.key, state.response, state.deleteAfter, token).ConfigureAwait(false);
-                return true;
-            },
+            static (cache, state, token) => cache.SaveAsync(state.key, state.response, state.deleteAfter, token),
             CancellationToken.None).ConfigureAwait(false);
         if (!succeeded)
         {
@@ -404,8 +400,12 @@ public partial class CachingHandler : DelegatingHandler
             return false;
         }
 
-        CacheMetrics.Stored(Cache.Name, response.Body.Length);
-        return true;
+        if (written)
+        {
+            CacheMetrics.Stored(Cache.Name, response.Body.Length); // not for an entry over MaxEntryBytes
+        }
+
+        return written;
     }
 
     /// <summary>
