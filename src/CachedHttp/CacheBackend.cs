@@ -132,10 +132,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(response);
         key ??= KeyForUrl(response.Url, response.Method);
-        var deleteAfter = response.ExpiresAt is { } expires
-            ? expires + (response.HasValidators ? Max(Options.StaleRetention, StaleWindow) : StaleWindow)
-            : (DateTimeOffset?)null;
-        await SaveAsync(key, response, deleteAfter, cancellationToken).ConfigureAwait(false);
+        await SaveAsync(key, response, DeleteAfterOf(response), cancellationToken).ConfigureAwait(false);
         return key;
     }
 
@@ -172,28 +169,14 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     public async ValueTask<int> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var responseKeys = new List<string>();
-        var aliasKeys = new List<string>();
-        foreach (var key in keys)
+        var deleted = 0;
+        foreach (var batch in keys.Chunk(DeleteBatchSize))
         {
-            responseKeys.Add(key);
-            aliasKeys.Add(key);
-            var target = await Redirects.ReadAsync(key, cancellationToken).ConfigureAwait(false);
-            var targetKey = target is null ? key : Encoding.UTF8.GetString(target);
-            if (target is not null)
-            {
-                responseKeys.Add(targetKey);
-            }
-
-            var bytes = await Responses.ReadAsync(targetKey, cancellationToken).ConfigureAwait(false);
-            if (bytes is not null)
-            {
-                CollectDependents(bytes, targetKey, responseKeys, aliasKeys);
-            }
+            var (responseKeys, aliasKeys, _) = await CollectDependentsAsync(batch, cancellationToken).ConfigureAwait(false);
+            deleted += await Responses.DeleteManyAsync(responseKeys, cancellationToken).ConfigureAwait(false);
+            deleted += await Redirects.DeleteManyAsync(aliasKeys, cancellationToken).ConfigureAwait(false);
         }
 
-        var deleted = await Responses.DeleteManyAsync(responseKeys.Distinct(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
-        deleted += await Redirects.DeleteManyAsync(aliasKeys.Distinct(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
         return deleted;
     }
 
@@ -227,12 +210,10 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     public async IAsyncEnumerable<string> GetUrlsAsync(bool includeExpired = true, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var now = Now;
-        await foreach (var entry in Responses.GetEntriesAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var entry in GetEntriesAsync(includeExpired ? null : FreshOnly, cancellationToken).ConfigureAwait(false))
         {
-            if (TryReadMetadata(entry.Value, entry.Key) is { Url: { } url } metadata
-                && (includeExpired || metadata.ExpiresAt is null || metadata.ExpiresAt > now)
-                && seen.Add(url))
+            var url = entry.Url.OriginalString;
+            if (seen.Add(url))
             {
                 yield return url;
             }
@@ -416,6 +397,12 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>When storage may remove a response: its expiry plus the longest stale window the options allow (longer with validators, for revalidation).</summary>
+    private DateTimeOffset? DeleteAfterOf(CachedResponse response)
+        => response.ExpiresAt is { } expires
+            ? Policy.CachePolicy.SafeAdd(expires, response.HasValidators ? Max(Options.StaleRetention, StaleWindow) : StaleWindow)
+            : null;
+
     private TimeSpan StaleWindow => Max(Options.StaleIfError ?? TimeSpan.Zero, Options.StaleWhileRevalidate ?? TimeSpan.Zero);
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
@@ -440,25 +427,6 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), url);
         return CreateKey(request);
-    }
-
-    private void CollectDependents(byte[] bytes, string key, List<string> responseKeys, List<string> aliasKeys)
-    {
-        try
-        {
-            if (EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex)
-            {
-                responseKeys.AddRange(Serializer.DeserializeVaryIndex(bytes, key).Variants);
-            }
-            else
-            {
-                aliasKeys.AddRange(Serializer.ReadMetadata(bytes, key).Aliases ?? []);
-            }
-        }
-        catch (CacheFormatException)
-        {
-            // Undecodable: only the entry itself is deleted.
-        }
     }
 
     private StoredResponse? TryReadMetadata(byte[] bytes, string key)
