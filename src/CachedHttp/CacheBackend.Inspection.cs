@@ -366,8 +366,13 @@ public partial class CacheBackend
     private async IAsyncEnumerable<ScannedValue> ScanAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var headBytes = Serializer.Encrypts ? EncryptedInspectionHeadBytes : InspectionHeadBytes;
-        await foreach (var info in Responses.GetEntryInfosAsync(headBytes, cancellationToken).ConfigureAwait(false))
+        await foreach (var listed in Responses.GetEntryInfosAsync(headBytes, cancellationToken).ConfigureAwait(false))
         {
+            if (await WithHeadAsync(listed, headBytes, cancellationToken).ConfigureAwait(false) is not { } info)
+            {
+                continue; // deleted or expired since it was listed
+            }
+
             var size = info.Size;
             var inspection = Serializer.Inspect(info.Head, size, info.Key);
             if (inspection.Status == InspectionStatus.NeedsWholeValue)
@@ -383,6 +388,52 @@ public partial class CacheBackend
             }
 
             yield return ToScanned(info, size, inspection);
+        }
+    }
+
+    /// <summary>
+    /// The listed value with the head that was asked for: a storage that returned fewer bytes than asked (of a value
+    /// that has them) has the value read whole instead, so that a short head is never taken for a corrupt entry.
+    /// </summary>
+    private async ValueTask<StoredEntryInfo?> WithHeadAsync(StoredEntryInfo info, int headBytes, CancellationToken cancellationToken)
+    {
+        if (info.Head.Length >= Math.Min(info.Size, headBytes))
+        {
+            return info;
+        }
+
+        var bytes = await Responses.ReadAsync(info.Key, cancellationToken).ConfigureAwait(false);
+        return bytes is null ? null : info with { Size = bytes.Length, Head = bytes };
+    }
+
+    /// <summary>The metadata of a value for the expiry sweep, from its head or else the whole value; null when it is gone.</summary>
+    /// <exception cref="CacheFormatException">The value cannot be read.</exception>
+    private async ValueTask<StoredResponse?> ReadMetadataForSweepAsync(StoredEntryInfo info, CancellationToken cancellationToken)
+    {
+        var inspection = Serializer.Inspect(info.Head, info.Size, info.Key);
+        if (inspection.Status == InspectionStatus.NeedsWholeValue)
+        {
+            var bytes = await Responses.ReadAsync(info.Key, cancellationToken).ConfigureAwait(false);
+            return bytes is null ? null : Serializer.ReadMetadata(bytes, info.Key);
+        }
+
+        return inspection.Status switch
+        {
+            InspectionStatus.Response => inspection.Metadata,
+            InspectionStatus.Unreadable => throw inspection.Error!,
+            _ => null,
+        };
+    }
+
+    private async ValueTask<StoredResponse?> TryReadMetadataForSweepAsync(StoredEntryInfo info, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadMetadataForSweepAsync(info, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CacheFormatException)
+        {
+            return null;
         }
     }
 

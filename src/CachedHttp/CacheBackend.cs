@@ -250,7 +250,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Deletes every expired response (with its aliases), reading only metadata, and sweeps storage of values past their delete-after time.</summary>
+    /// <summary>Deletes every expired response (with its aliases), reading only the front of each value where the storage allows, and sweeps storage of values past their delete-after time.</summary>
     /// <returns>
     /// The number of responses deleted. Entries that a storage with native expiry (Redis, MongoDB, DynamoDB) already
     /// removed on its own are not counted.
@@ -260,16 +260,21 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         var now = Now;
         var expired = new List<string>();
         var aliases = new List<string>();
-        await foreach (var entry in Responses.GetEntriesAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var listed in Responses.GetEntryInfosAsync(InspectionHeadBytes, cancellationToken).ConfigureAwait(false))
         {
+            if (await WithHeadAsync(listed, InspectionHeadBytes, cancellationToken).ConfigureAwait(false) is not { } info)
+            {
+                continue;
+            }
+
             EntrySerializer.ClearHeader header;
             StoredResponse? metadata = null;
             try
             {
-                header = EntrySerializer.ReadClearHeader(entry.Value);
+                header = EntrySerializer.ReadClearHeader(info.Head.Span);
                 if (Serializer.LacksRequiredProtection(header))
                 {
-                    expired.Add(entry.Key); // never servable with these options (written before signing or encryption was on)
+                    expired.Add(info.Key); // never servable with these options (written before signing or encryption was on)
                     continue;
                 }
 
@@ -281,14 +286,18 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
                 // Version 2 keeps the expiry time in clear: a sweep needs no key, and one with the wrong keys deletes only what has expired.
                 if (!header.HasExpiry)
                 {
-                    metadata = Serializer.ReadMetadata(entry.Value, entry.Key);
+                    metadata = await ReadMetadataForSweepAsync(info, cancellationToken).ConfigureAwait(false);
+                    if (metadata is null)
+                    {
+                        continue;
+                    }
                 }
             }
             catch (CacheFormatException ex)
             {
                 if (ex.IsUnreadable)
                 {
-                    expired.Add(entry.Key); // undecodable, or never servable with these options: remove it too
+                    expired.Add(info.Key); // undecodable, or never servable with these options: remove it too
                 }
 
                 continue;
@@ -297,8 +306,8 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
             var expiresAt = header.HasExpiry ? header.ExpiresAt : metadata!.ExpiresAt;
             if (expiresAt is { } expires && expires <= now)
             {
-                expired.Add(entry.Key);
-                aliases.AddRange((metadata ?? TryReadMetadata(entry.Value, entry.Key))?.Aliases ?? []);
+                expired.Add(info.Key);
+                aliases.AddRange((metadata ?? await TryReadMetadataForSweepAsync(info, cancellationToken).ConfigureAwait(false))?.Aliases ?? []);
             }
         }
 

@@ -293,6 +293,37 @@ public class InspectionTests
         (await cache.Backend.GetUrlsAsync().ToListAsync()).Should().Equal("https://example.com/v");
     }
 
+    [Test]
+    public async Task Listing_StorageThatReturnsNoHead_ReadsValuesWholeInsteadOfSkippingThem()
+    {
+        using var cache = WithStores(new HeadlessStore());
+        await cache.Backend.SaveResponseAsync(Stored("https://example.com/a", expiresAt: Now.AddMinutes(1), etag: "\"a\""));
+        await cache.Backend.SaveResponseAsync(Stored("https://example.com/b", body: new string('b', 50_000)));
+        cache.Time.Advance(TimeSpan.FromMinutes(2));
+
+        (await cache.Backend.GetEntriesAsync().ToListAsync()).Should().HaveCount(2);
+        (await cache.Backend.GetStatisticsAsync()).UnreadableCount.Should().Be(0);
+        (await cache.Backend.DeleteExpiredResponsesAsync()).Should().Be(1);
+        (await cache.Backend.GetUrlsAsync().ToListAsync()).Should().Equal("https://example.com/b");
+    }
+
+    [Test]
+    public async Task DeleteExpiredResponsesAsync_LargeBodies_ReadsOnlyHeads()
+    {
+        var responses = new CountingStore(new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Now));
+        using var cache = WithStores(responses);
+        await cache.Backend.SaveResponseAsync(Stored("https://example.com/old", expiresAt: Now.AddMinutes(1), etag: "\"o\"", body: new string('o', 200_000)) with { AliasKeys = [cache.KeyOf("https://example.com/hop")] });
+        await cache.Backend.SaveResponseAsync(Stored("https://example.com/new", expiresAt: Now.AddHours(1), body: new string('n', 200_000)));
+        cache.Time.Advance(TimeSpan.FromMinutes(2));
+        var readsBefore = responses.Reads;
+
+        (await cache.Backend.DeleteExpiredResponsesAsync()).Should().Be(1);
+
+        responses.Reads.Should().Be(readsBefore);
+        (await cache.Backend.Redirects.CountAsync()).Should().Be(0, "the alias of the expired response is found in its head");
+        (await cache.Backend.GetUrlsAsync().ToListAsync()).Should().Equal("https://example.com/new");
+    }
+
     // ----- Deleting ----------------------------------------------------------------------------------------------
 
     [Test]
@@ -625,6 +656,18 @@ public class InspectionTests
         var statistics = await backend.GetStatisticsAsync();
 
         statistics.Should().BeEquivalentTo(new CacheStatistics { Backend = "memory" });
+    }
+
+    /// <summary>An in-memory store whose listing of entry infos gives no head (as a storage that cannot read a prefix might).</summary>
+    private sealed class HeadlessStore : InMemoryCache
+    {
+        public override async IAsyncEnumerable<StoredEntryInfo> GetEntryInfosAsync(int headBytes = 0, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            await foreach (var info in base.GetEntryInfosAsync(0, cancellationToken))
+            {
+                yield return info;
+            }
+        }
     }
 
     /// <summary>An in-memory store that records the size of each bulk delete.</summary>
