@@ -83,14 +83,14 @@ public partial class CacheBackend
     {
         ArgumentNullException.ThrowIfNull(filter);
         var now = Now;
-        var matched = new List<CacheEntry>();
+        var matchedKeys = new HashSet<string>(StringComparer.Ordinal);
         var aliasesOf = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var indexes = new List<(string Key, List<string> Variants)>();
         await foreach (var scanned in ScanAsync(cancellationToken).ConfigureAwait(false))
         {
             if (scanned.Entry is { } entry && filter.Matches(entry, now))
             {
-                matched.Add(entry);
+                matchedKeys.Add(entry.Key);
                 if (scanned.Aliases is { Count: > 0 } aliases)
                 {
                     aliasesOf[entry.Key] = aliases;
@@ -102,13 +102,12 @@ public partial class CacheBackend
             }
         }
 
-        if (matched.Count == 0)
+        if (matchedKeys.Count == 0)
         {
             return 0;
         }
 
         // Aliases of a variant lead to its URL's index: they stay while another variant of that URL does.
-        var matchedKeys = matched.Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
         var emptiedIndexes = new List<string>();
         var keptVariants = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (indexKey, variants) in indexes)
