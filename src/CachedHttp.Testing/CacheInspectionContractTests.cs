@@ -236,6 +236,25 @@ public abstract class CacheInspectionContractTests
         Assert.That((statistics.ResponseCount, statistics.UnreadableCount), Is.EqualTo((1L, 1L)));
     }
 
+    /// <summary>A response past its storage delete-after time is either gone or listed as expired — never an error — whether or not the storage has swept it.</summary>
+    [Test]
+    public async Task GetEntriesAsync_ResponsePastItsDeleteAfterTime_IsGoneOrExpired()
+    {
+        var backend = await NewBackendAsync();
+        await backend.SaveResponseAsync(Response("https://example.com/gone", TimeSpan.FromMinutes(1)));
+        await backend.SaveResponseAsync(Response("https://example.com/kept", TimeSpan.FromHours(1)));
+        Time.Advance(TimeSpan.FromMinutes(2));
+
+        var entries = await EntriesAsync(backend);
+        var statistics = await backend.GetStatisticsAsync();
+        await backend.DeleteExpiredResponsesAsync();
+
+        Assert.That(entries.Where(e => e.Url.AbsolutePath == "/gone"), Is.All.Matches<CacheEntry>(e => e.IsExpired(Now)));
+        Assert.That(entries.Count(e => e.Url.AbsolutePath == "/kept"), Is.EqualTo(1));
+        Assert.That(statistics.UnreadableCount, Is.Zero);
+        Assert.That(await PathsAsync(backend), Is.EqualTo(new[] { "/kept" }));
+    }
+
     /// <summary>Encrypted and signed entries are listed, large or small, and reset in place.</summary>
     [Test]
     public async Task EncryptedAndSignedBackend_ListsAndResetsEntries()

@@ -22,6 +22,8 @@ public partial class CacheBackend
 
     private static readonly CacheEntryFilter FreshOnly = new() { Expired = false };
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> EntryInfosOverridden = new();
+
     /// <summary>Lists the stored responses with their metadata, without their bodies where the storage can read a prefix of a value.</summary>
     /// <param name="filter">Which responses to list; every response when null.</param>
     /// <param name="cancellationToken">A token to cancel the enumeration.</param>
@@ -365,7 +367,7 @@ public partial class CacheBackend
     private async IAsyncEnumerable<ScannedValue> ScanAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var headBytes = Serializer.Encrypts ? EncryptedInspectionHeadBytes : InspectionHeadBytes;
-        await foreach (var listed in Responses.GetEntryInfosAsync(headBytes, cancellationToken).ConfigureAwait(false))
+        await foreach (var listed in EntryInfosAsync(headBytes, cancellationToken).ConfigureAwait(false))
         {
             if (await WithHeadAsync(listed, headBytes, cancellationToken).ConfigureAwait(false) is not { } info)
             {
@@ -389,6 +391,37 @@ public partial class CacheBackend
             yield return ToScanned(info, size, inspection);
         }
     }
+
+    /// <summary>
+    /// What <see cref="BaseCache.GetEntryInfosAsync"/> gives for the store of responses. A storage that does not override
+    /// it reads whole values anyway: they are enumerated here with the whole value as the head, so that no metadata is
+    /// read twice, and a value that vanished while listed (a <see langword="null"/> value) is skipped.
+    /// </summary>
+    private async IAsyncEnumerable<StoredEntryInfo> EntryInfosAsync(int headBytes, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (OverridesEntryInfos(Responses))
+        {
+            await foreach (var info in Responses.GetEntryInfosAsync(headBytes, cancellationToken).ConfigureAwait(false))
+            {
+                yield return info;
+            }
+
+            yield break;
+        }
+
+        await foreach (var entry in Responses.GetEntriesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (entry.Value is { } value)
+            {
+                yield return new StoredEntryInfo(entry.Key, value.Length) { Head = value };
+            }
+        }
+    }
+
+    private static bool OverridesEntryInfos(BaseCache store)
+        => EntryInfosOverridden.GetOrAdd(
+            store.GetType(),
+            static type => type.GetMethod(nameof(BaseCache.GetEntryInfosAsync), [typeof(int), typeof(CancellationToken)])?.DeclaringType != typeof(BaseCache));
 
     /// <summary>
     /// The listed value with the head that was asked for: a storage that returned fewer bytes than asked (of a value

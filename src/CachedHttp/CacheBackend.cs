@@ -260,7 +260,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         var now = Now;
         var expired = new List<string>();
         var aliases = new List<string>();
-        await foreach (var listed in Responses.GetEntryInfosAsync(InspectionHeadBytes, cancellationToken).ConfigureAwait(false))
+        await foreach (var listed in EntryInfosAsync(InspectionHeadBytes, cancellationToken).ConfigureAwait(false))
         {
             if (await WithHeadAsync(listed, InspectionHeadBytes, cancellationToken).ConfigureAwait(false) is not { } info)
             {

@@ -171,7 +171,7 @@ public class InspectionTests
     [Test]
     public async Task GetEntriesAsync_MetadataBeyondTheHead_ReadsThatValueWhole()
     {
-        var responses = new CountingStore(new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Now));
+        var responses = new PrefixCountingStore();
         using var cache = WithStores(responses);
         var headers = new CachedHeaders(Enumerable.Range(0, 400).Select(i => new KeyValuePair<string, string[]>("X-Header-" + i, [new string('h', 60)])));
         await cache.Backend.SaveResponseAsync(Stored("https://example.com/headers", body: new string('b', 50_000)) with { Headers = headers });
@@ -217,7 +217,7 @@ public class InspectionTests
     [Test]
     public async Task GetEntriesAsync_EncryptedBigBody_ReadsItWhole()
     {
-        var responses = new CountingStore(new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Now));
+        var responses = new PrefixCountingStore();
         using var cache = WithStores(responses, configure: Encrypted);
         await cache.Backend.SaveResponseAsync(Stored("https://example.com/huge", body: new string('s', 1_500_000)));
         var readsBefore = responses.Reads;
@@ -256,7 +256,7 @@ public class InspectionTests
     [Test]
     public async Task GetEntriesAsync_TamperedSignedEntry_IsListedButNeverServed()
     {
-        using var cache = new TestCache(Signed);
+        using var cache = WithStores(new PrefixCountingStore(), configure: Signed);
         var key = await cache.Backend.SaveResponseAsync(Stored("https://example.com/a", body: new string('a', 100_000)));
         var bytes = (await cache.Backend.Responses.ReadAsync(key))!;
         var json = Encoding.UTF8.GetBytes("\"Status\":200");
@@ -656,6 +656,23 @@ public class InspectionTests
         var statistics = await backend.GetStatisticsAsync();
 
         statistics.Should().BeEquivalentTo(new CacheStatistics { Backend = "memory" });
+    }
+
+    /// <summary>A counting store that gives listings exactly the head asked for, as a storage that can read a prefix does.</summary>
+    private sealed class PrefixCountingStore : InMemoryCache
+    {
+        private int _reads;
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public override ValueTask<byte[]?> ReadAsync(string key, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _reads);
+            return base.ReadAsync(key, cancellationToken);
+        }
+
+        public override IAsyncEnumerable<StoredEntryInfo> GetEntryInfosAsync(int headBytes = 0, CancellationToken cancellationToken = default)
+            => base.GetEntryInfosAsync(headBytes, cancellationToken);
     }
 
     /// <summary>An in-memory store whose listing of entry infos gives no head (as a storage that cannot read a prefix might).</summary>
