@@ -6,7 +6,7 @@ public sealed class CliUsageException(string message) : Exception(message);
 /// <summary>Parsed command line: command, positional arguments, <c>--name value</c> options and flags.</summary>
 public sealed class CliArguments
 {
-    private static readonly HashSet<string> ValueOptions = ["cache", "expire", "older-than", "port", "url", "status"];
+    private static readonly HashSet<string> ValueOptions = ["cache", "expire", "older-than", "port"];
     private static readonly HashSet<string> FlagOptions = ["include", "json", "refresh", "expired", "help"];
 
     public string? Command { get; private init; }
@@ -47,7 +47,7 @@ public sealed class CliArguments
                     name = name[..equals];
                 }
 
-                if (ValueOptions.Contains(name))
+                if (ValueOptions.Contains(name) || InspectionCommands.ValueOptions.Contains(name))
                 {
                     var value = inline ?? (i + 1 < args.Count ? args[++i] : throw new CliUsageException($"--{name} needs a value"));
                     values[name] = value;

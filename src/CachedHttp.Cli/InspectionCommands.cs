@@ -9,6 +9,9 @@ internal static class InspectionCommands
     /// <summary>The options that select entries: <c>ls</c> lists and <c>rm</c> deletes what they match.</summary>
     public static readonly string[] FilterOptions = ["expired", "older-than", "url", "status"];
 
+    /// <summary>The filter options that take a value (<c>--older-than</c> is one of the shared value options already).</summary>
+    public static readonly HashSet<string> ValueOptions = ["url", "status"];
+
     public static async Task<int> ListAsync(CacheBackend backend, CliArguments args, TextWriter output)
     {
         var filter = ParseFilter(args);

@@ -101,15 +101,14 @@ internal sealed partial class EntrySerializer
             throw new CacheFormatException("Invalid body length.");
         }
 
-        if (headerSize + (long)metadataLength > data.Length)
+        // A Vary index is small: it comes whole, and is read as when serving.
+        if (headerSize + (long)metadataLength > data.Length || header.Kind == EntryKind.VaryIndex)
         {
             return Inspection.NeedsWholeValue;
         }
 
         var opened = new OpenedEntry(head.Slice(headerSize, (int)metadataLength), default, (int)bodyLength, ToUnixMilliseconds(header.ExpiresAt));
-        return header.Kind == EntryKind.VaryIndex
-            ? Inspection.OfIndex(ParseVaryIndex(opened))
-            : Inspection.OfResponse(ParseMetadata(opened), (int)bodyLength, authenticated: false);
+        return Inspection.OfResponse(ParseMetadata(opened), (int)bodyLength, authenticated: false);
     }
 
     private Inspection InspectVersion1Head(ReadOnlyMemory<byte> head, long size)
@@ -120,16 +119,14 @@ internal sealed partial class EntrySerializer
             throw new CacheFormatException(RejectReason.Truncated, "Truncated entry.");
         }
 
-        if (Version1HeaderSize + (long)metadataLength > head.Length || size - Version1HeaderSize - metadataLength > int.MaxValue)
+        if (Version1HeaderSize + (long)metadataLength > head.Length || size - Version1HeaderSize - metadataLength > int.MaxValue || ReadKind(head.Span) == EntryKind.VaryIndex)
         {
             return Inspection.NeedsWholeValue;
         }
 
         var bodyLength = (int)(size - Version1HeaderSize - metadataLength);
         var opened = new OpenedEntry(head.Slice(Version1HeaderSize, (int)metadataLength), default, bodyLength, null);
-        return ReadKind(head.Span) == EntryKind.VaryIndex
-            ? Inspection.OfIndex(ParseVaryIndex(opened))
-            : Inspection.OfResponse(ParseMetadata(opened), bodyLength, authenticated: false);
+        return Inspection.OfResponse(ParseMetadata(opened), bodyLength, authenticated: false);
     }
 
     /// <summary>Builds the public view of inspected response metadata.</summary>

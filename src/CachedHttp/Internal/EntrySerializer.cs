@@ -82,10 +82,8 @@ internal sealed partial class EntrySerializer
         => Seal(EntryKind.VaryIndex, key, index.DeleteAfter, JsonSerializer.SerializeToUtf8Bytes(index, StoredJsonContext.Default.VaryIndex), [], compressible: false);
 
     public VaryIndex DeserializeVaryIndex(ReadOnlyMemory<byte> data, string key)
-        => ParseVaryIndex(Open(data, key, EntryKind.VaryIndex, needBody: false));
-
-    private static VaryIndex ParseVaryIndex(in OpenedEntry opened)
     {
+        var opened = Open(data, key, EntryKind.VaryIndex, needBody: false);
         VaryIndex? index;
         try
         {
