@@ -132,7 +132,10 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(response);
         key ??= KeyForUrl(response.Url, response.Method);
-        await SaveAsync(key, response, DeleteAfterOf(response), cancellationToken).ConfigureAwait(false);
+        var deleteAfter = response.ExpiresAt is { } expires
+            ? expires + (response.HasValidators ? Max(Options.StaleRetention, StaleWindow) : StaleWindow)
+            : (DateTimeOffset?)null;
+        await SaveAsync(key, response, deleteAfter, cancellationToken).ConfigureAwait(false);
         return key;
     }
 
@@ -405,12 +408,6 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
             store.SetSizeLimits(new StorageSizeLimits { MaxEntries = Options.MaxEntries, MaxBytes = Options.MaxBytes });
         }
     }
-
-    /// <summary>When storage may remove a response: its expiry plus the longest stale window the options allow (longer with validators, for revalidation).</summary>
-    private DateTimeOffset? DeleteAfterOf(CachedResponse response)
-        => response.ExpiresAt is { } expires
-            ? Policy.CachePolicy.SafeAdd(expires, response.HasValidators ? Max(Options.StaleRetention, StaleWindow) : StaleWindow)
-            : null;
 
     private TimeSpan StaleWindow => Max(Options.StaleIfError ?? TimeSpan.Zero, Options.StaleWhileRevalidate ?? TimeSpan.Zero);
 

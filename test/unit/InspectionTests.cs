@@ -604,6 +604,22 @@ public class InspectionTests
     }
 
     [Test]
+    public async Task ResetExpirationAsync_DeleteAfter_KeepsTheStaleWindowsTheHandlerWouldPlan()
+    {
+        using var cache = new TestCache(o => o.CacheControl = true);
+        await cache.Backend.SaveResponseAsync(Stored("https://example.com/swr") with { Headers = new CachedHeaders([new("Cache-Control", ["max-age=60, stale-while-revalidate=600"])]) });
+        await cache.Backend.SaveResponseAsync(Stored("https://example.com/strict") with { Headers = new CachedHeaders([new("Cache-Control", ["max-age=60, must-revalidate"])]) });
+        await cache.Backend.SaveResponseAsync(Stored("https://example.com/validated", etag: "\"v\""));
+
+        (await cache.Backend.ResetExpirationAsync(TimeSpan.FromMinutes(1))).Should().Be(3);
+        cache.Time.Advance(TimeSpan.FromMinutes(5));
+
+        (await cache.Backend.Responses.ContainsAsync(cache.KeyOf("https://example.com/swr"))).Should().BeTrue("kept for its stale-while-revalidate window");
+        (await cache.Backend.Responses.ContainsAsync(cache.KeyOf("https://example.com/strict"))).Should().BeFalse("must-revalidate without a validator: nothing to keep it for");
+        (await cache.Backend.Responses.ContainsAsync(cache.KeyOf("https://example.com/validated"))).Should().BeTrue("kept for revalidation");
+    }
+
+    [Test]
     public async Task ResetExpirationAsync_EncryptedBackend_RewritesReadableEntries()
     {
         using var cache = new TestCache(Encrypted);
