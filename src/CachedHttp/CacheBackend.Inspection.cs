@@ -22,7 +22,8 @@ public partial class CacheBackend
 
     private static readonly CacheEntryFilter FreshOnly = new() { Expired = false };
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> EntryInfosOverridden = new();
+    /// <summary>Whether a storage type overrides a method of <see cref="BaseCache"/> (so that its own, cheaper, way is used).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(Type Type, string Method), bool> Overridden = new();
 
     /// <summary>Lists the stored responses with their metadata, without their bodies where the storage can read a prefix of a value.</summary>
     /// <param name="filter">Which responses to list; every response when null.</param>
@@ -317,7 +318,10 @@ public partial class CacheBackend
     /// <summary>Counts what the cache stores and sums its sizes, in one pass over the responses.</summary>
     /// <param name="cancellationToken">A token to cancel the operation.</param>
     /// <returns>The counts and sizes.</returns>
-    /// <remarks>Reads what <see cref="GetEntriesAsync"/> reads; the redirect aliases are counted by their store.</remarks>
+    /// <remarks>
+    /// Reads what <see cref="GetEntriesAsync"/> reads; the redirect aliases are counted by their store. Bytes are as each
+    /// store counts them (<see cref="BaseCache.GetTotalBytesAsync"/>, what <see cref="CacheOptions.MaxBytes"/> bounds).
+    /// </remarks>
     public async ValueTask<CacheStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
     {
         var now = Now;
@@ -353,7 +357,8 @@ public partial class CacheBackend
             RedirectCount = await Redirects.CountAsync(cancellationToken).ConfigureAwait(false),
             UnreadableCount = unreadable,
             BodyBytes = bodyBytes,
-            ResponseBytes = responseBytes,
+            // As the storage counts its bytes (what MaxBytes bounds: files count their headers); by default, the values' sizes.
+            ResponseBytes = OverridesTotalBytes(Responses) ? await Responses.GetTotalBytesAsync(cancellationToken).ConfigureAwait(false) : responseBytes,
             RedirectBytes = await Redirects.GetTotalBytesAsync(cancellationToken).ConfigureAwait(false),
             OldestCreatedAt = oldest,
             NewestCreatedAt = newest,
@@ -419,9 +424,14 @@ public partial class CacheBackend
     }
 
     private static bool OverridesEntryInfos(BaseCache store)
-        => EntryInfosOverridden.GetOrAdd(
-            store.GetType(),
-            static type => type.GetMethod(nameof(BaseCache.GetEntryInfosAsync), [typeof(int), typeof(CancellationToken)])?.DeclaringType != typeof(BaseCache));
+        => Overridden.GetOrAdd(
+            (store.GetType(), nameof(BaseCache.GetEntryInfosAsync)),
+            static pair => pair.Type.GetMethod(pair.Method, [typeof(int), typeof(CancellationToken)])?.DeclaringType != typeof(BaseCache));
+
+    private static bool OverridesTotalBytes(BaseCache store)
+        => Overridden.GetOrAdd(
+            (store.GetType(), nameof(BaseCache.GetTotalBytesAsync)),
+            static pair => pair.Type.GetMethod(pair.Method, [typeof(CancellationToken)])?.DeclaringType != typeof(BaseCache));
 
     /// <summary>
     /// The listed value with the head that was asked for: a storage that returned fewer bytes than asked (of a value

@@ -28,10 +28,13 @@ public sealed record CacheStatistics
     /// <summary>Gets the sum of the body sizes of the responses, uncompressed.</summary>
     public long BodyBytes { get; init; }
 
-    /// <summary>Gets the bytes the store of responses holds: every stored value (responses, Vary indexes, unreadable values) as stored.</summary>
+    /// <summary>
+    /// Gets the bytes the store of responses holds — every stored value (responses, Vary indexes, unreadable values) —
+    /// as the storage counts them (<see cref="BaseCache.GetTotalBytesAsync"/>: files count their own headers too).
+    /// </summary>
     public long ResponseBytes { get; init; }
 
-    /// <summary>Gets the bytes the store of redirect aliases holds.</summary>
+    /// <summary>Gets the bytes the store of redirect aliases holds, as the storage counts them.</summary>
     public long RedirectBytes { get; init; }
 
     /// <summary>Gets the bytes both stores hold: <see cref="ResponseBytes"/> plus <see cref="RedirectBytes"/>.</summary>
