@@ -17,9 +17,9 @@ public static class CliApp
         Commands:
           demo                 Start a local origin, fetch a few URLs twice, print a table of hits and misses
           get URL              Print a response body through the cache (-i: headers too)
-          ls                   List stored responses (--json for JSON)
-          stats                Count stored responses and bytes
-          rm URL...            Delete stored responses by URL (--expired: all expired; --older-than 1d)
+          ls                   List stored responses: URL, status, size, age, expiry, last use (--json for JSON)
+          stats                Count stored responses, redirects and bytes (--json for JSON)
+          rm URL...            Delete stored responses by URL, and/or every response the filters select
           clear                Delete every stored response
           export FILE|-        Write the cache to an export file (- : standard output); progress on stderr
           import FILE|-        Read an export file (- : standard input) into the cache
@@ -31,6 +31,10 @@ public static class CliApp
           --refresh            Revalidate the stored response (conditional request)
           -i, --include        Print the status line and headers (get)
           --json               JSON output (ls, stats)
+          --expired            Select expired responses (ls, rm)
+          --older-than AGE     Select responses stored more than AGE ago: 90s, 15m, 2h, 1d (ls, rm)
+          --url GLOB           Select URLs matching a glob, without scheme, as a prefix: 'example.com/api/*' (ls, rm)
+          --status CODES       Select status codes: 200, 200,404 or 4xx (ls, rm)
           --port N             Port of the demo origin (default 58117; 0 picks a free one)
           --include-expired    Export expired responses too (kept for revalidation or stale-if-error)
           --gzip               Compress the export (also when FILE ends in .gz; import detects it)
@@ -76,9 +80,9 @@ public static class CliApp
             {
                 "demo" => await DemoCommand.RunAsync(backend, parsed, output),
                 "get" => await GetAsync(backend, parsed, output, error),
-                "ls" => await ListAsync(backend, parsed, output),
-                "stats" => await StatsAsync(backend, parsed, output),
-                "rm" => await RemoveAsync(backend, parsed, output, error),
+                "ls" => await InspectionCommands.ListAsync(backend, parsed, output),
+                "stats" => await InspectionCommands.StatsAsync(backend, parsed, output),
+                "rm" => await InspectionCommands.RemoveAsync(backend, parsed, output),
                 "clear" => await ClearAsync(backend, output),
                 "export" => await ExportCommands.ExportAsync(backend, parsed, output, error),
                 "import" => await ExportCommands.ImportAsync(backend, parsed, error),
@@ -148,119 +152,6 @@ public static class CliApp
         return response.IsSuccessStatusCode ? ExitOk : ExitError;
     }
 
-    private static async Task<int> ListAsync(CacheBackend backend, CliArguments args, TextWriter output)
-    {
-        var now = backend.Options.TimeProvider.GetUtcNow();
-        var rows = new List<EntryRow>();
-        await foreach (var response in backend.GetResponsesAsync())
-        {
-            rows.Add(new EntryRow(response.Method, response.Url.AbsoluteUri, (int)response.StatusCode, response.Body.Length, response.CreatedAt, response.ExpiresAt, response.IsExpired(now)));
-        }
-
-        rows.Sort((a, b) => string.CompareOrdinal(a.Url, b.Url));
-        if (args.Flags.Contains("json"))
-        {
-            await output.WriteLineAsync(JsonSerializer.Serialize(rows, CliJsonContext.Default.ListEntryRow));
-            return ExitOk;
-        }
-
-        var table = new TextTable("METHOD", "URL", "STATUS", "SIZE", "AGE", "EXPIRES");
-        foreach (var row in rows)
-        {
-            table.Add(row.Method, row.Url, row.Status.ToString(CultureInfo.InvariantCulture), FormatSize(row.Size), FormatAge(now - row.CreatedAt),
-                row.ExpiresAt is { } at ? (row.Expired ? "expired" : "in " + FormatAge(at - now)) : "never");
-        }
-
-        await table.WriteAsync(output);
-        await output.WriteLineAsync($"{rows.Count} response(s)");
-        return ExitOk;
-    }
-
-    private static async Task<int> StatsAsync(CacheBackend backend, CliArguments args, TextWriter output)
-    {
-        var now = backend.Options.TimeProvider.GetUtcNow();
-        long count = 0, bytes = 0, expired = 0;
-        await foreach (var response in backend.GetResponsesAsync())
-        {
-            count++;
-            bytes += response.Body.Length;
-            if (response.IsExpired(now))
-            {
-                expired++;
-            }
-        }
-
-        if (args.Flags.Contains("json"))
-        {
-            await output.WriteLineAsync(JsonSerializer.Serialize(new Stats(backend.Name, count, expired, bytes), CliJsonContext.Default.Stats));
-        }
-        else
-        {
-            await output.WriteLineAsync($"backend:   {backend.Name}");
-            await output.WriteLineAsync($"responses: {count} ({expired} expired)");
-            await output.WriteLineAsync($"bytes:     {bytes} ({FormatSize(bytes)})");
-        }
-
-        return ExitOk;
-    }
-
-    private static async Task<int> RemoveAsync(CacheBackend backend, CliArguments args, TextWriter output, TextWriter error)
-    {
-        var removed = 0;
-        if (args.Flags.Contains("expired"))
-        {
-            removed += await backend.DeleteExpiredResponsesAsync();
-        }
-
-        if (args.Get("older-than") is { } olderThan)
-        {
-            if (!Expiration.TryParse(olderThan, out var age) || age.Kind != ExpirationKind.After)
-            {
-                throw new CliUsageException($"'{olderThan}' is not a duration such as 90s, 15m, 2h or 1d");
-            }
-
-            var cutoff = backend.Options.TimeProvider.GetUtcNow() - age.TimeSpan;
-            var keys = new List<string>();
-            await foreach (var entry in backend.Responses.GetKeysAsync())
-            {
-                keys.Add(entry);
-            }
-
-            var old = new List<string>();
-            foreach (var key in keys)
-            {
-                if (await backend.GetResponseAsync(key) is { } response && response.CreatedAt < cutoff)
-                {
-                    old.Add(key);
-                }
-            }
-
-            removed += await backend.DeleteManyAsync(old);
-        }
-
-        foreach (var url in args.Positional)
-        {
-            if (!Uri.TryCreate(url, UriKind.Absolute, out _))
-            {
-                await error.WriteLineAsync($"cachedhttp: '{url}' is not an absolute URL; skipped");
-                continue;
-            }
-
-            if (await backend.DeleteUrlAsync(url))
-            {
-                removed++;
-            }
-        }
-
-        if (args.Positional.Count == 0 && !args.Flags.Contains("expired") && args.Get("older-than") is null)
-        {
-            throw new CliUsageException("rm needs URLs, --expired or --older-than");
-        }
-
-        await output.WriteLineAsync($"removed {removed}");
-        return ExitOk;
-    }
-
     private static async Task<int> ClearAsync(CacheBackend backend, TextWriter output)
     {
         await backend.ClearAsync();
@@ -284,12 +175,3 @@ public static class CliApp
         _ => $"{(int)age.TotalDays}d",
     };
 }
-
-public sealed record EntryRow(string Method, string Url, int Status, long Size, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, bool Expired);
-
-public sealed record Stats(string Backend, long Responses, long Expired, long Bytes);
-
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
-[System.Text.Json.Serialization.JsonSerializable(typeof(List<EntryRow>))]
-[System.Text.Json.Serialization.JsonSerializable(typeof(Stats))]
-internal sealed partial class CliJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

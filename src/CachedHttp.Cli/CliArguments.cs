@@ -47,7 +47,7 @@ public sealed class CliArguments
                     name = name[..equals];
                 }
 
-                if (ValueOptions.Contains(name))
+                if (ValueOptions.Contains(name) || InspectionCommands.ValueOptions.Contains(name))
                 {
                     var value = inline ?? (i + 1 < args.Count ? args[++i] : throw new CliUsageException($"--{name} needs a value"));
                     values[name] = value;

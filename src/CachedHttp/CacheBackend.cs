@@ -174,28 +174,14 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     public async ValueTask<int> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var responseKeys = new List<string>();
-        var aliasKeys = new List<string>();
-        foreach (var key in keys)
+        var deleted = 0;
+        foreach (var batch in keys.Chunk(DeleteBatchSize))
         {
-            responseKeys.Add(key);
-            aliasKeys.Add(key);
-            var target = await Redirects.ReadAsync(key, cancellationToken).ConfigureAwait(false);
-            var targetKey = target is null ? key : Encoding.UTF8.GetString(target);
-            if (target is not null)
-            {
-                responseKeys.Add(targetKey);
-            }
-
-            var bytes = await Responses.ReadAsync(targetKey, cancellationToken).ConfigureAwait(false);
-            if (bytes is not null)
-            {
-                CollectDependents(bytes, targetKey, responseKeys, aliasKeys);
-            }
+            var (responseKeys, aliasKeys, _) = await CollectDependentsAsync(batch, cancellationToken).ConfigureAwait(false);
+            deleted += await Responses.DeleteManyAsync(responseKeys, cancellationToken).ConfigureAwait(false);
+            deleted += await Redirects.DeleteManyAsync(aliasKeys, cancellationToken).ConfigureAwait(false);
         }
 
-        var deleted = await Responses.DeleteManyAsync(responseKeys.Distinct(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
-        deleted += await Redirects.DeleteManyAsync(aliasKeys.Distinct(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
         return deleted;
     }
 
@@ -229,12 +215,10 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     public async IAsyncEnumerable<string> GetUrlsAsync(bool includeExpired = true, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var now = Now;
-        await foreach (var entry in Responses.GetEntriesAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var entry in GetEntriesAsync(includeExpired ? null : FreshOnly, cancellationToken).ConfigureAwait(false))
         {
-            if (TryReadMetadata(entry.Value, entry.Key) is { Url: { } url } metadata
-                && (includeExpired || metadata.ExpiresAt is null || metadata.ExpiresAt > now)
-                && seen.Add(url))
+            var url = entry.Url.OriginalString;
+            if (seen.Add(url))
             {
                 yield return url;
             }
@@ -271,7 +255,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Deletes every expired response (with its aliases), reading only metadata, and sweeps storage of values past their delete-after time.</summary>
+    /// <summary>Deletes every expired response (with its aliases), reading only the front of each value where the storage allows, and sweeps storage of values past their delete-after time.</summary>
     /// <returns>
     /// The number of responses deleted. Entries that a storage with native expiry (Redis, MongoDB, DynamoDB) already
     /// removed on its own are not counted.
@@ -281,16 +265,21 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         var now = Now;
         var expired = new List<string>();
         var aliases = new List<string>();
-        await foreach (var entry in Responses.GetEntriesAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var listed in EntryInfosAsync(InspectionHeadBytes, cancellationToken).ConfigureAwait(false))
         {
+            if (await WithHeadAsync(listed, InspectionHeadBytes, cancellationToken).ConfigureAwait(false) is not { } info)
+            {
+                continue;
+            }
+
             EntrySerializer.ClearHeader header;
             StoredResponse? metadata = null;
             try
             {
-                header = EntrySerializer.ReadClearHeader(entry.Value);
+                header = EntrySerializer.ReadClearHeader(info.Head.Span);
                 if (Serializer.LacksRequiredProtection(header))
                 {
-                    expired.Add(entry.Key); // never servable with these options (written before signing or encryption was on)
+                    expired.Add(info.Key); // never servable with these options (written before signing or encryption was on)
                     continue;
                 }
 
@@ -302,14 +291,18 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
                 // Version 2 keeps the expiry time in clear: a sweep needs no key, and one with the wrong keys deletes only what has expired.
                 if (!header.HasExpiry)
                 {
-                    metadata = Serializer.ReadMetadata(entry.Value, entry.Key);
+                    metadata = await ReadMetadataForSweepAsync(info, cancellationToken).ConfigureAwait(false);
+                    if (metadata is null)
+                    {
+                        continue;
+                    }
                 }
             }
             catch (CacheFormatException ex)
             {
                 if (ex.IsUnreadable)
                 {
-                    expired.Add(entry.Key); // undecodable, or never servable with these options: remove it too
+                    expired.Add(info.Key); // undecodable, or never servable with these options: remove it too
                 }
 
                 continue;
@@ -318,8 +311,8 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
             var expiresAt = header.HasExpiry ? header.ExpiresAt : metadata!.ExpiresAt;
             if (expiresAt is { } expires && expires <= now)
             {
-                expired.Add(entry.Key);
-                aliases.AddRange((metadata ?? TryReadMetadata(entry.Value, entry.Key))?.Aliases ?? []);
+                expired.Add(info.Key);
+                aliases.AddRange((metadata ?? await TryReadMetadataForSweepAsync(info, cancellationToken).ConfigureAwait(false))?.Aliases ?? []);
             }
         }
 
@@ -444,25 +437,6 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), url);
         return CreateKey(request);
-    }
-
-    private void CollectDependents(byte[] bytes, string key, List<string> responseKeys, List<string> aliasKeys)
-    {
-        try
-        {
-            if (EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex)
-            {
-                responseKeys.AddRange(Serializer.DeserializeVaryIndex(bytes, key).Variants);
-            }
-            else
-            {
-                aliasKeys.AddRange(Serializer.ReadMetadata(bytes, key).Aliases ?? []);
-            }
-        }
-        catch (CacheFormatException)
-        {
-            // Undecodable: only the entry itself is deleted.
-        }
     }
 
     private StoredResponse? TryReadMetadata(byte[] bytes, string key)
