@@ -282,7 +282,7 @@ public partial class CacheBackend
                 continue;
             }
 
-            var deleteAfter = PlannedDeleteAfter(response);
+            var deleteAfter = DeleteAfterOf(response);
             await Responses.WriteAsync(key, Serializer.Serialize(response, key), deleteAfter, cancellationToken).ConfigureAwait(false);
             updated++;
             var target = indexOf.TryGetValue(key, out var indexKey) ? indexKey : key;
@@ -588,35 +588,6 @@ public partial class CacheBackend
         }
 
         return deleted;
-    }
-
-    /// <summary>
-    /// The delete-after time the handler plans for a response it stores (<see cref="CachePolicy"/>): its expiry plus the
-    /// stale windows of the options and of its own Cache-Control (none with must-revalidate or no-cache), and
-    /// <see cref="CacheOptions.StaleRetention"/> when it has a validator.
-    /// </summary>
-    private DateTimeOffset? PlannedDeleteAfter(CachedResponse response)
-    {
-        if (response.ExpiresAt is not { } expires)
-        {
-            return null;
-        }
-
-        var retention = StaleWindow;
-        if (Options.CacheControl)
-        {
-            var directives = CacheControlDirectives.Parse(response.Headers.GetValue("Cache-Control"));
-            retention = directives.MustRevalidate || directives.NoCache
-                ? TimeSpan.Zero
-                : Max(retention, Max(directives.StaleIfError ?? TimeSpan.Zero, directives.StaleWhileRevalidate ?? TimeSpan.Zero));
-        }
-
-        if (response.HasValidators)
-        {
-            retention = Max(retention, Options.StaleRetention);
-        }
-
-        return CachePolicy.SafeAdd(expires, retention);
     }
 
     /// <summary>Moves a Vary index's delete-after time so that it outlives a variant given a new one.</summary>

@@ -12,7 +12,7 @@ namespace CachedHttp;
 /// counts <em>consecutive</em> failures, not a failure ratio: a storage that is down fails every call and opens the
 /// circuit after a few requests whatever the traffic, and any successful call resets the count. Only the storage calls
 /// a request makes (lookup, save, invalidation, revalidation) count and are skipped; calls made directly on the
-/// backend (<see cref="CacheBackend.ClearAsync"/>, <see cref="CacheBackend.DeleteAsync"/>, …) are never skipped and
+/// backend (<see cref="CacheBackend.ClearAsync"/>, <see cref="CacheBackend.DeleteAsync(string, CancellationToken)"/>, …) are never skipped and
 /// throw as usual. A call that the caller cancels counts neither way.
 /// </para>
 /// <para>A backend reads these options once, when it is constructed; change them before building the backend.</para>

@@ -338,7 +338,7 @@ public partial class FileCache : BaseCache
             var entry = ReadableFormat
                 ? await ReadReadableEntryAsync(Path.GetFileName(path).AsSpan(0, HashLength).ToString(), expectedKey: null, removeExpired: false, cancellationToken).ConfigureAwait(false)
                 : await ReadBinaryEntryAsync(path, expectedKey: null, removeExpired: false, cancellationToken).ConfigureAwait(false);
-            if (entry is { Key: { } key, Value: var value })
+            if (entry is { Key: { } key, Value: { } value })
             {
                 yield return new KeyValuePair<string, byte[]>(key, value);
             }
