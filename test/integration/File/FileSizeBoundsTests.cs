@@ -339,7 +339,9 @@ public sealed class FileSizeBoundsTests : IDisposable
         info.Size.Should().Be(Size);
         info.Head.ToArray().Should().Equal(ValueOf("big", Size)[..64]);
         TestContext.Out.WriteLine($"GetEntryInfosAsync over a {Size}-byte value allocated {allocated} bytes");
-        allocated.Should().BeLessThan(1024 * 1024);
+        // The counter is process-wide and other fixtures' background work (servers, trims, flushes) allocates meanwhile:
+        // a few MB of noise were seen. Reading the value whole would allocate at least its 20 MB.
+        allocated.Should().BeLessThan(Size / 2, "only the head may be read, not the 20 MB value");
     }
 
     private static async Task<List<StoredEntryInfo>> InfosAsync(BaseCache cache, int headBytes)
