@@ -242,69 +242,69 @@ public partial class CacheBackend
         switch (record.Type)
         {
             case ExportRecordType.Response:
-            {
-                CachedResponse response;
-                try
                 {
-                    var metadata = EntrySerializer.ParseMetadata(record.Metadata.Span, record.Body.Length, expiresAt: null);
-                    response = EntrySerializer.FromStored(metadata, record.Body);
-                }
-                catch (CacheFormatException ex)
-                {
-                    throw NotAnEntry(record, ex);
-                }
+                    CachedResponse response;
+                    try
+                    {
+                        var metadata = EntrySerializer.ParseMetadata(record.Metadata.Span, record.Body.Length, expiresAt: null);
+                        response = EntrySerializer.FromStored(metadata, record.Body);
+                    }
+                    catch (CacheFormatException ex)
+                    {
+                        throw NotAnEntry(record, ex);
+                    }
 
-                if (skipExisting && await Responses.ContainsAsync(record.Key, cancellationToken).ConfigureAwait(false))
-                {
-                    tracker.SkippedExisting++;
+                    if (skipExisting && await Responses.ContainsAsync(record.Key, cancellationToken).ConfigureAwait(false))
+                    {
+                        tracker.SkippedExisting++;
+                        return;
+                    }
+
+                    await Responses.WriteAsync(record.Key, Serializer.Serialize(response, record.Key), record.DeleteAfter, cancellationToken).ConfigureAwait(false);
+                    tracker.Responses++;
                     return;
                 }
-
-                await Responses.WriteAsync(record.Key, Serializer.Serialize(response, record.Key), record.DeleteAfter, cancellationToken).ConfigureAwait(false);
-                tracker.Responses++;
-                return;
-            }
 
             case ExportRecordType.VaryIndex:
-            {
-                VaryIndex index;
-                try
                 {
-                    index = EntrySerializer.ParseVaryIndex(record.Metadata.Span);
-                }
-                catch (CacheFormatException ex)
-                {
-                    throw NotAnEntry(record, ex);
-                }
+                    VaryIndex index;
+                    try
+                    {
+                        index = EntrySerializer.ParseVaryIndex(record.Metadata.Span);
+                    }
+                    catch (CacheFormatException ex)
+                    {
+                        throw NotAnEntry(record, ex);
+                    }
 
-                index.DeleteAfter = record.DeleteAfter;
-                if (await ReadVaryIndexAsync(record.Key, cancellationToken).ConfigureAwait(false) is { } existing)
-                {
-                    index = Merge(existing, index);
-                }
+                    index.DeleteAfter = record.DeleteAfter;
+                    if (await ReadVaryIndexAsync(record.Key, cancellationToken).ConfigureAwait(false) is { } existing)
+                    {
+                        index = Merge(existing, index);
+                    }
 
-                await Responses.WriteAsync(record.Key, Serializer.SerializeVaryIndex(index, record.Key), index.DeleteAfter, cancellationToken).ConfigureAwait(false);
-                tracker.VaryIndexes++;
-                return;
-            }
-
-            default:
-            {
-                if (record.Metadata.IsEmpty)
-                {
-                    throw new CacheExportFormatException(CacheExportFormatError.Corrupt, record.Number, $"Record {record.Number} of the export is damaged: a redirect alias without a target.");
-                }
-
-                if (skipExisting && await Redirects.ContainsAsync(record.Key, cancellationToken).ConfigureAwait(false))
-                {
-                    tracker.SkippedExisting++;
+                    await Responses.WriteAsync(record.Key, Serializer.SerializeVaryIndex(index, record.Key), index.DeleteAfter, cancellationToken).ConfigureAwait(false);
+                    tracker.VaryIndexes++;
                     return;
                 }
 
-                await Redirects.WriteAsync(record.Key, record.Metadata, record.DeleteAfter, cancellationToken).ConfigureAwait(false);
-                tracker.Redirects++;
-                return;
-            }
+            default:
+                {
+                    if (record.Metadata.IsEmpty)
+                    {
+                        throw new CacheExportFormatException(CacheExportFormatError.Corrupt, record.Number, $"Record {record.Number} of the export is damaged: a redirect alias without a target.");
+                    }
+
+                    if (skipExisting && await Redirects.ContainsAsync(record.Key, cancellationToken).ConfigureAwait(false))
+                    {
+                        tracker.SkippedExisting++;
+                        return;
+                    }
+
+                    await Redirects.WriteAsync(record.Key, record.Metadata, record.DeleteAfter, cancellationToken).ConfigureAwait(false);
+                    tracker.Redirects++;
+                    return;
+                }
         }
     }
 

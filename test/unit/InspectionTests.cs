@@ -239,7 +239,8 @@ public class InspectionTests
         {
             "other-encryption-key" => o => o.Serializer.EncryptionKeys = [Key32(9)],
             "other-signing-key" => o => o.Serializer.SigningKeys = [Key32(9)],
-            _ => _ => { },
+            _ => _ => { }
+            ,
         };
         var writerOptions = new CacheOptions();
         writer(writerOptions);

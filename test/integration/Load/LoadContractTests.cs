@@ -167,29 +167,29 @@ public abstract class LoadContractTests : OriginFixture
             case Call.GetByteArrayAsync:
                 return (await client.GetByteArrayAsync(url.PathAndQuery, cancellationToken), null);
             case Call.GetStreamAsync:
-            {
-                await using var stream = await client.GetStreamAsync(url.PathAndQuery, cancellationToken);
-                using var copy = new MemoryStream();
-                await stream.CopyToAsync(copy, cancellationToken);
-                return (copy.ToArray(), null);
-            }
+                {
+                    await using var stream = await client.GetStreamAsync(url.PathAndQuery, cancellationToken);
+                    using var copy = new MemoryStream();
+                    await stream.CopyToAsync(copy, cancellationToken);
+                    return (copy.ToArray(), null);
+                }
 
             default:
-            {
-                using var request = new HttpRequestMessage(call == Call.Head ? HttpMethod.Head : HttpMethod.Get, url.PathAndQuery);
-                using var response = await client.SendAsync(request, cancellationToken);
-                if (response.StatusCode != HttpStatusCode.OK)
                 {
-                    throw new HttpRequestException($"status {(int)response.StatusCode}");
-                }
+                    using var request = new HttpRequestMessage(call == Call.Head ? HttpMethod.Head : HttpMethod.Get, url.PathAndQuery);
+                    using var response = await client.SendAsync(request, cancellationToken);
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        throw new HttpRequestException($"status {(int)response.StatusCode}");
+                    }
 
-                if (response.Content.Headers.ContentLength != url.Body.Bytes.Length)
-                {
-                    throw new HttpRequestException($"Content-Length {response.Content.Headers.ContentLength}, not {url.Body.Bytes.Length}");
-                }
+                    if (response.Content.Headers.ContentLength != url.Body.Bytes.Length)
+                    {
+                        throw new HttpRequestException($"Content-Length {response.Content.Headers.ContentLength}, not {url.Body.Bytes.Length}");
+                    }
 
-                return (await response.Content.ReadAsByteArrayAsync(cancellationToken), response.IsFromCache());
-            }
+                    return (await response.Content.ReadAsByteArrayAsync(cancellationToken), response.IsFromCache());
+                }
         }
     }
 
