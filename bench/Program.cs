@@ -12,6 +12,12 @@ using CachedHttp.Benchmarks;
 // --quick: one short in-process job (1 warm-up and 5 measured iterations of ~100 ms) so that every suite, every row,
 // finishes in a few minutes; the default job is BenchmarkDotNet's own (for the published numbers on an idle machine).
 var quick = args.Contains("--quick");
+if (args.Contains("--cpu"))
+{
+    Console.WriteLine(CpuTime.Compare());
+    return;
+}
+
 var rest = args.Where(a => a != "--quick").ToArray();
 var job = quick
     ? Job.Default

@@ -7,7 +7,7 @@ namespace CachedHttp.Benchmarks;
 /// The 304 path on the in-memory backend (Cache-Control mode, a stored <c>no-cache</c> response with an ETag, so each use
 /// is a conditional request, a 304, an updated entry and the stored body served) next to its floor: the same
 /// conditional GET with a plain <see cref="HttpClient"/> to the same origin, plus building a response around the
-/// stored bytes from a dictionary.
+/// stored bytes from a dictionary. Neither reads the body it serves (as in the hit rows).
 /// </summary>
 [BenchmarkCategory("revalidation")]
 public class RevalidationBenchmarks
@@ -46,7 +46,7 @@ public class RevalidationBenchmarks
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, _url);
         request.Headers.TryAddWithoutValidation("If-None-Match", "\"abc123\"");
-        using var notModified = await _plain.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+        using var notModified = await _plain.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         using var response = Support.BuildResponse(_floor[_url], request);
         return response.Content.Headers.ContentLength ?? 0;
     }
@@ -55,7 +55,7 @@ public class RevalidationBenchmarks
     public async Task<long> Revalidated()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, _url);
-        using var response = await _cached.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+        using var response = await _cached.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         return response.Content.Headers.ContentLength ?? 0;
     }
 }

@@ -82,13 +82,8 @@ public sealed record CachedResponse
     public HttpResponseMessage ToHttpResponseMessage(HttpRequestMessage? request = null)
     {
         var content = new ReadOnlyMemoryContent(Body);
-        var contentHeaders = content.Headers;
-        foreach (var field in ContentHeaders)
-        {
-            contentHeaders.TryAddWithoutValidation(field.Key, field.Value);
-        }
-
-        var message = new HttpResponseMessage(StatusCode)
+        AddAll(content.Headers, ContentHeaders);
+        var message = new ServedResponseMessage(StatusCode)
         {
             Version = Version,
             ReasonPhrase = ReasonPhrase,
@@ -96,15 +91,23 @@ public sealed record CachedResponse
             Content = content,
         };
         AddAll(message.Headers, Headers);
-        AddAll(message.TrailingHeaders, TrailingHeaders);
+        if (TrailingHeaders.Count > 0)
+        {
+            // Only then: the getter allocates the collection.
+            AddAll(message.TrailingHeaders, TrailingHeaders);
+        }
+
         return message;
     }
 
     private static void AddAll(HttpHeaders target, CachedHeaders fields)
     {
-        foreach (var field in fields)
+        for (var i = 0; i < fields.Count; i++)
         {
-            target.TryAddWithoutValidation(field.Key, field.Value);
+            var (name, values) = fields[i];
+
+            // The single-value overload: the enumerable one allocates an enumerator per field.
+            _ = values.Length == 1 ? target.TryAddWithoutValidation(name, values[0]) : target.TryAddWithoutValidation(name, values);
         }
     }
 }

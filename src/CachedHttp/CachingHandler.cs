@@ -25,11 +25,6 @@ namespace CachedHttp;
 /// </remarks>
 public partial class CachingHandler : DelegatingHandler
 {
-    private static readonly HashSet<string> ConditionalHeaders = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range",
-    };
-
     private static readonly string[] NotModifiedFields = ["Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary"];
 
     private readonly AsyncLocal<bool> _disabled = new();
@@ -147,7 +142,7 @@ public partial class CachingHandler : DelegatingHandler
 
         // A conditional request of the caller's own: in CacheControl mode the cache evaluates If-None-Match /
         // If-Modified-Since itself against a fresh stored response (§4.3.2); any other precondition is the origin's.
-        var callerConditional = request.Headers.NonValidated.Any(h => ConditionalHeaders.Contains(h.Key));
+        var callerConditional = CachePolicy.HasConditionalHeader(request.Headers);
         if (callerConditional && !(options.CacheControl && CachePolicy.CanEvaluatePreconditions(request.Method.Method, request.Headers.NonValidated.Contains)))
         {
             actions = actions with { SkipRead = true };
@@ -348,7 +343,7 @@ public partial class CachingHandler : DelegatingHandler
 
     private async ValueTask<CachedResponse?> SafeLookupAsync(string key, HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = CacheMetrics.StartTimestamp();
         using var activity = CacheActivitySource.StartStorage("read", Cache.Name);
         try
         {
@@ -369,7 +364,7 @@ public partial class CachingHandler : DelegatingHandler
 
     private async ValueTask<bool> SafeSaveAsync(string key, CachedResponse response, DateTimeOffset? deleteAfter)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = CacheMetrics.StartTimestamp();
         using var activity = CacheActivitySource.StartStorage("write", Cache.Name);
         try
         {

@@ -495,7 +495,7 @@ internal sealed partial class EntrySerializer
     internal readonly record struct ClearHeader(byte Version, EntryKind Kind, EntryFlags Flags, DateTimeOffset? ExpiresAt, bool HasExpiry);
 
     /// <summary>An authenticated, decrypted entry: metadata bytes, body bytes (empty when not needed and compressed).</summary>
-    private readonly record struct OpenedEntry(ReadOnlyMemory<byte> Metadata, ReadOnlyMemory<byte> Body, int BodyLength, long? ExpiresAt);
+    internal readonly record struct OpenedEntry(ReadOnlyMemory<byte> Metadata, ReadOnlyMemory<byte> Body, int BodyLength, long? ExpiresAt);
 
     /// <summary>A signing or encryption key with its id, the first 4 bytes of its SHA-256.</summary>
     private sealed class ProtectionKey(byte[] key)

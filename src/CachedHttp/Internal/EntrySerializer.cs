@@ -29,6 +29,7 @@ internal enum EntryKind : byte
 internal sealed partial class EntrySerializer
 {
     private readonly CacheOptions _options;
+    private readonly RecentMetadata _recent = new();
 
     /// <summary>Initializes a serializer from validated options; it keeps the keys and settings they have now.</summary>
     public EntrySerializer(CacheOptions options)
@@ -74,8 +75,16 @@ internal sealed partial class EntrySerializer
             Aliases = response.AliasKeys.Count == 0 ? null : [.. response.AliasKeys],
             BodySize = response.Body.Length,
         };
-        var json = JsonSerializer.SerializeToUtf8Bytes(metadata, StoredJsonContext.Default.StoredResponse);
-        return Seal(EntryKind.Response, key, response.ExpiresAt, json, response.Body.Span, IsCompressible(response));
+        var json = JsonBuffer.Rent();
+        try
+        {
+            JsonSerializer.Serialize(json.Writer, metadata, StoredJsonContext.Default.StoredResponse);
+            return Seal(EntryKind.Response, key, response.ExpiresAt, json.Written, response.Body.Span, IsCompressible(response));
+        }
+        finally
+        {
+            json.Return();
+        }
     }
 
     public byte[] SerializeVaryIndex(VaryIndex index, string key)
@@ -108,9 +117,26 @@ internal sealed partial class EntrySerializer
     }
 
     /// <summary>Deserializes a response; when nothing was compressed or encrypted, its body is a slice of <paramref name="data"/> (no copy).</summary>
+    /// <remarks>
+    /// The entry is opened (and authenticated) every time; its metadata is parsed only when it differs from the last
+    /// metadata read under the same key (see <see cref="RecentMetadata"/>), so that a storage returning a fresh copy of an
+    /// unchanged entry on every read (SQLite, files, Redis) does not pay for the JSON and the URLs on every hit.
+    /// </remarks>
     public CachedResponse Deserialize(ReadOnlyMemory<byte> data, string key)
     {
         var opened = Open(data, key, EntryKind.Response, needBody: true);
+        if (_recent.TryGet(key, opened) is { } known)
+        {
+            return known with { Body = opened.Body };
+        }
+
+        var response = Parse(opened);
+        _recent.Remember(key, opened, response);
+        return response;
+    }
+
+    private static CachedResponse Parse(in OpenedEntry opened)
+    {
         var metadata = ParseMetadata(opened);
         try
         {
@@ -254,6 +280,94 @@ internal sealed partial class EntrySerializer
             || mediaType.Contains("yaml", StringComparison.OrdinalIgnoreCase)
             || mediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
     }
+}
+
+/// <summary>
+/// A reusable buffer for the metadata JSON of one serialization per thread, so that the JSON is not an array of its own
+/// before it is copied into the entry. A buffer that grew past 64 KiB is dropped after use.
+/// </summary>
+internal sealed class JsonBuffer
+{
+    private const int KeptCapacity = 64 * 1024;
+
+    [ThreadStatic]
+    private static JsonBuffer? _cached;
+
+    private readonly System.Buffers.ArrayBufferWriter<byte> _buffer = new(4096);
+
+    private JsonBuffer()
+    {
+        Writer = new Utf8JsonWriter(_buffer);
+    }
+
+    public Utf8JsonWriter Writer { get; }
+
+    public ReadOnlySpan<byte> Written
+    {
+        get
+        {
+            Writer.Flush();
+            return _buffer.WrittenSpan;
+        }
+    }
+
+    public static JsonBuffer Rent()
+    {
+        var buffer = _cached ?? new JsonBuffer();
+        _cached = null;
+        return buffer;
+    }
+
+    public void Return()
+    {
+        Writer.Reset();
+        _buffer.ResetWrittenCount();
+        if (_buffer.Capacity <= KeptCapacity)
+        {
+            _cached = this;
+        }
+    }
+}
+
+/// <summary>
+/// The responses last decoded by one serializer, by storage key, each with the exact metadata bytes it was parsed from:
+/// an entry whose (authenticated) metadata bytes are the same decodes to the same record but for its body. At most
+/// <see cref="Capacity"/> keys; it starts over when full. Thread-safe.
+/// </summary>
+internal sealed class RecentMetadata
+{
+    public const int Capacity = 256;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Decoded> _entries = new(StringComparer.Ordinal);
+    private int _added;
+
+    /// <summary>The record decoded from the same metadata, body length and header expiry under this key, or null.</summary>
+    public CachedResponse? TryGet(string key, in EntrySerializer.OpenedEntry opened)
+        => _entries.TryGetValue(key, out var known)
+            && known.BodyLength == opened.BodyLength
+            && known.ExpiresAt == opened.ExpiresAt
+            && opened.Metadata.Span.SequenceEqual(known.Metadata)
+            ? known.Response
+            : null;
+
+    public void Remember(string key, in EntrySerializer.OpenedEntry opened, CachedResponse response)
+    {
+        // Without the body: the record must not keep a large array alive.
+        var decoded = new Decoded(opened.Metadata.ToArray(), opened.BodyLength, opened.ExpiresAt, response with { Body = ReadOnlyMemory<byte>.Empty });
+
+        // Counted here: ConcurrentDictionary.Count takes every lock of the dictionary.
+        if (!_entries.TryAdd(key, decoded))
+        {
+            _entries[key] = decoded;
+        }
+        else if (Interlocked.Increment(ref _added) > Capacity)
+        {
+            _entries.Clear();
+            Volatile.Write(ref _added, 0);
+        }
+    }
+
+    private sealed record Decoded(byte[] Metadata, int BodyLength, long? ExpiresAt, CachedResponse Response);
 }
 
 /// <summary>Why a stored value was rejected; the <c>reason</c> tag of the <c>cachedhttp.entries.rejected</c> metric.</summary>
