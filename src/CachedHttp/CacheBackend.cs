@@ -186,10 +186,10 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
                 responseKeys.Add(targetKey);
             }
 
-            var bytes = await Responses.ReadAsync(targetKey, cancellationToken).ConfigureAwait(false);
+            var (bytes, length) = await ReadEntryAsync(targetKey, cancellationToken).ConfigureAwait(false);
             if (bytes is not null)
             {
-                CollectDependents(bytes, targetKey, responseKeys, aliasKeys);
+                CollectDependents(bytes, length, targetKey, responseKeys, aliasKeys);
             }
         }
 
@@ -443,13 +443,18 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
         return CreateKey(request);
     }
 
-    private void CollectDependents(byte[] bytes, string key, List<string> responseKeys, List<string> aliasKeys)
+    private void CollectDependents(byte[] bytes, long length, string key, List<string> responseKeys, List<string> aliasKeys)
     {
         try
         {
             if (EntrySerializer.ReadKind(bytes) == EntryKind.VaryIndex)
             {
                 responseKeys.AddRange(Serializer.DeserializeVaryIndex(bytes, key).Variants);
+            }
+            else if (bytes.LongLength < length)
+            {
+                // The head of a large entry (its signature is not checked: these aliases are only deleted).
+                aliasKeys.AddRange(Serializer.TryOpenHead(bytes, length, key, Responses)?.AliasKeys ?? []);
             }
             else
             {

@@ -56,7 +56,22 @@ internal sealed partial class EntrySerializer
 
     public byte[] Serialize(CachedResponse response, string key)
     {
-        var metadata = new StoredResponse
+        var metadata = ToMetadata(response, response.Body.Length);
+        var json = JsonBuffer.Rent();
+        try
+        {
+            JsonSerializer.Serialize(json.Writer, metadata, StoredJsonContext.Default.StoredResponse);
+            return Seal(EntryKind.Response, key, response.ExpiresAt, json.Written, response.Body.Span, IsCompressible(response));
+        }
+        finally
+        {
+            json.Return();
+        }
+    }
+
+    /// <summary>The metadata of a response as stored (URLs redacted, credentials redacted or hashed).</summary>
+    private StoredResponse ToMetadata(CachedResponse response, int bodySize)
+        => new()
         {
             Method = response.Method,
             Url = Secrets.RedactUrl(response.Url.OriginalString, _options.SecretParameters),
@@ -73,19 +88,8 @@ internal sealed partial class EntrySerializer
             History = response.History.Count == 0 ? null : response.History.Select(h => new StoredRedirect { Method = h.Method, Url = Secrets.RedactUrl(h.Url.OriginalString, _options.SecretParameters), Status = h.StatusCode, SetCookie = [.. h.SetCookie] }).ToList(),
             Vary = response.VaryValues.Count == 0 ? null : ToStored(Secrets.HashCredentialValues(response.VaryValues, _options)),
             Aliases = response.AliasKeys.Count == 0 ? null : [.. response.AliasKeys],
-            BodySize = response.Body.Length,
+            BodySize = bodySize,
         };
-        var json = JsonBuffer.Rent();
-        try
-        {
-            JsonSerializer.Serialize(json.Writer, metadata, StoredJsonContext.Default.StoredResponse);
-            return Seal(EntryKind.Response, key, response.ExpiresAt, json.Written, response.Body.Span, IsCompressible(response));
-        }
-        finally
-        {
-            json.Return();
-        }
-    }
 
     public byte[] SerializeVaryIndex(VaryIndex index, string key)
         => Seal(EntryKind.VaryIndex, key, index.DeleteAfter, JsonSerializer.SerializeToUtf8Bytes(index, StoredJsonContext.Default.VaryIndex), [], compressible: false);
@@ -187,7 +191,8 @@ internal sealed partial class EntrySerializer
             throw new CacheFormatException("Empty metadata.");
         }
 
-        if (metadata.BodySize != opened.BodyLength)
+        // A streamed entry's metadata was written before its body: its length is in the trailer only.
+        if (opened.Streamed ? metadata.BodySize != StreamedBodySize : metadata.BodySize != opened.BodyLength)
         {
             throw new CacheFormatException($"The body has {opened.BodyLength} bytes, the metadata says {metadata.BodySize}.");
         }
