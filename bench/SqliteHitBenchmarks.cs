@@ -8,15 +8,14 @@ namespace CachedHttp.Benchmarks;
 /// A cache hit on the SQLite backend next to its floor: a prepared Microsoft.Data.Sqlite SELECT of the same stored
 /// bytes from the same file, plus building the response.
 /// </summary>
+[BenchmarkCategory("hit")]
 public class SqliteHitBenchmarks
 {
-    private const string Url = "http://bench.local/items/42?page=1";
     private string _directory = null!;
     private SqliteBackend _backend = null!;
     private HttpMessageInvoker _invoker = null!;
     private SqliteConnection _raw = null!;
     private SqliteCommand _select = null!;
-    private string _key = null!;
 
     [Params(1024, 65536, 1048576)]
     public int BodySize { get; set; }
@@ -24,26 +23,31 @@ public class SqliteHitBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _directory = Path.Combine(Path.GetTempPath(), "cachedhttp-bench-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
+        _directory = Support.TempDirectory();
         var path = Path.Combine(_directory, "bench.sqlite");
         var body = Support.Body(BodySize);
         _backend = new SqliteBackend(path, new CacheOptions { ExpireAfter = Expiration.Never });
         _invoker = new HttpMessageInvoker(new CachingHandler(_backend, new Support.BodyHandler(body)));
-        using (var request = new HttpRequestMessage(HttpMethod.Get, Url))
+        Support.Warm(_invoker);
+        string key;
+        using (var request = new HttpRequestMessage(HttpMethod.Get, Support.Url))
         {
-            _key = _backend.CreateKey(request);
+            key = _backend.CreateKey(request);
         }
 
-        using var warm = _invoker.SendAsync(new HttpRequestMessage(HttpMethod.Get, Url), CancellationToken.None).GetAwaiter().GetResult();
-        warm.Content.LoadIntoBufferAsync().GetAwaiter().GetResult();
+        (_raw, _select) = OpenFloor(path, key);
+    }
 
-        _raw = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        _raw.Open();
-        _select = _raw.CreateCommand();
-        _select.CommandText = "SELECT value FROM responses WHERE key = $key";
-        _select.Parameters.AddWithValue("$key", _key);
-        _select.Prepare();
+    /// <summary>The floor's own read-only connection and prepared SELECT of one key.</summary>
+    internal static (SqliteConnection Connection, SqliteCommand Select) OpenFloor(string path, string key)
+    {
+        var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        var select = connection.CreateCommand();
+        select.CommandText = "SELECT value FROM responses WHERE key = $key";
+        select.Parameters.AddWithValue("$key", key);
+        select.Prepare();
+        return (connection, select);
     }
 
     [GlobalCleanup]
@@ -54,23 +58,18 @@ public class SqliteHitBenchmarks
         _invoker.Dispose();
         _backend.Dispose();
         SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
+        Support.DeleteQuietly(_directory);
     }
 
     [Benchmark(Baseline = true, Description = "floor: prepared SELECT + new response")]
     public long Floor()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, Url);
+        using var request = new HttpRequestMessage(HttpMethod.Get, Support.Url);
         var bytes = (byte[])_select.ExecuteScalar()!;
         using var response = Support.BuildResponse(bytes, request);
         return response.Content.Headers.ContentLength ?? 0;
     }
 
     [Benchmark(Description = "CachedHttp SQLite hit")]
-    public async Task<long> Hit()
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, Url);
-        using var response = await _invoker.SendAsync(request, CancellationToken.None);
-        return response.Content.Headers.ContentLength ?? 0;
-    }
+    public Task<long> Hit() => Support.HitAsync(_invoker);
 }

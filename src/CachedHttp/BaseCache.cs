@@ -102,6 +102,56 @@ public abstract class BaseCache : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Gets a value indicating whether this storage moves large values piece by piece: <see cref="OpenWriteAsync"/> writes
+    /// a value as it is produced, <see cref="ReadUpToAsync"/> reads only the head of a large value and
+    /// <see cref="OpenReadAsync"/> reads a value as it is consumed, none of them holding the value whole in memory.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>; the file (binary format), SQLite and GridFS storages return <see langword="true"/>.</value>
+    /// <remarks>A <see cref="CacheBackend"/> streams response bodies larger than <see cref="CacheOptions.StreamingThreshold"/> to and from such a storage.</remarks>
+    public virtual bool SupportsStreaming => false;
+
+    /// <summary>Opens a stream whose bytes become the value of <paramref name="key"/> once it is committed (see <see cref="StorageWriteStream"/>).</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="deleteAfter">When the entry may be removed; <see langword="null"/> to keep it until deleted.</param>
+    /// <param name="cancellationToken">A token to cancel the operation.</param>
+    /// <returns>The stream; the caller commits and disposes it.</returns>
+    /// <exception cref="NotSupportedException">The storage cannot stream (<see cref="SupportsStreaming"/> is false).</exception>
+    public virtual ValueTask<StorageWriteStream> OpenWriteAsync(string key, DateTimeOffset? deleteAfter = null, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException($"The {Name} storage cannot write a value from a stream.");
+
+    /// <summary>Opens a read-only stream over the value stored under <paramref name="key"/>.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="cancellationToken">A token to cancel the operation.</param>
+    /// <returns>The stream (the caller disposes it), or <see langword="null"/> when the key is missing or past its delete-after time.</returns>
+    /// <remarks>The default reads the value whole with <see cref="ReadAsync"/>; storages that stream override it.</remarks>
+    public virtual async ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken = default)
+        => await ReadAsync(key, cancellationToken).ConfigureAwait(false) is { } value ? new MemoryStream(value, writable: false) : null;
+
+    /// <summary>
+    /// Reads the value stored under <paramref name="key"/> whole when it has at most <paramref name="maxBytes"/> bytes,
+    /// and otherwise only its first <paramref name="headBytes"/> bytes.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="maxBytes">The largest value read whole.</param>
+    /// <param name="headBytes">How many leading bytes of a larger value to read.</param>
+    /// <param name="cancellationToken">A token to cancel the operation.</param>
+    /// <returns>
+    /// The value's size and bytes (<see cref="StoredEntryInfo.Head"/>: the whole value, or its head when
+    /// <see cref="StoredEntryInfo.Size"/> is larger), or <see langword="null"/> when the key is missing or past its
+    /// delete-after time.
+    /// </returns>
+    /// <remarks>The default reads the value whole with <see cref="ReadAsync"/>; storages that stream override it.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> or <paramref name="headBytes"/> is negative.</exception>
+    public virtual async ValueTask<StoredEntryInfo?> ReadUpToAsync(string key, int maxBytes, int headBytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(headBytes);
+        return await ReadAsync(key, cancellationToken).ConfigureAwait(false) is { } value
+            ? new StoredEntryInfo(key, value.Length) { Head = value }
+            : null;
+    }
+
     /// <summary>Enumerates the live values, in no particular order.</summary>
     public virtual async IAsyncEnumerable<byte[]> GetValuesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -26,7 +26,7 @@ public partial class CacheBackend
     {
         var storedKey = key;
         var viaAlias = false;
-        var bytes = await Responses.ReadAsync(key, cancellationToken).ConfigureAwait(false);
+        var (bytes, length) = await ReadEntryAsync(key, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
         {
             var target = await Redirects.ReadAsync(key, cancellationToken).ConfigureAwait(false);
@@ -37,7 +37,7 @@ public partial class CacheBackend
 
             storedKey = Encoding.UTF8.GetString(target);
             viaAlias = true;
-            bytes = await Responses.ReadAsync(storedKey, cancellationToken).ConfigureAwait(false);
+            (bytes, length) = await ReadEntryAsync(storedKey, cancellationToken).ConfigureAwait(false);
             if (bytes is null)
             {
                 return default;
@@ -62,7 +62,7 @@ public partial class CacheBackend
             }
             else
             {
-                response = Decode(bytes, storedKey);
+                response = await DecodeEntryAsync(bytes, length, storedKey, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (CacheFormatException ex)
@@ -105,7 +105,7 @@ public partial class CacheBackend
         foreach (var names in NameSetsOf(index))
         {
             var variantKey = VariantKey(urlKey, VaryValuesOf(request, names, Options));
-            var bytes = await Responses.ReadAsync(variantKey, cancellationToken).ConfigureAwait(false);
+            var (bytes, length) = await ReadEntryAsync(variantKey, cancellationToken).ConfigureAwait(false);
             if (bytes is null)
             {
                 continue;
@@ -114,7 +114,7 @@ public partial class CacheBackend
             CachedResponse candidate;
             try
             {
-                candidate = Decode(bytes, variantKey);
+                candidate = await DecodeEntryAsync(bytes, length, variantKey, cancellationToken).ConfigureAwait(false);
             }
             catch (CacheFormatException ex)
             {
@@ -162,6 +162,13 @@ public partial class CacheBackend
     /// </returns>
     internal async ValueTask<bool> SaveAsync(string key, CachedResponse response, DateTimeOffset? deleteAfter, CancellationToken cancellationToken)
     {
+        if (response.StoredBody is { } storedBody)
+        {
+            // Its body is in storage, not in the record: copy it from there (see CacheBackend.Streaming.cs).
+            await SaveStoredBodyAsync(key, response, storedBody, deleteAfter, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+
         var names = VaryNames(response);
         var storedKey = names.Count > 0 ? VariantKey(key, response.VaryValues.Count > 0 ? response.VaryValues : CachedHeaders.Empty) : key;
         var serialized = Serializer.Serialize(response, storedKey);

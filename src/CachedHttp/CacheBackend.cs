@@ -22,6 +22,7 @@ namespace CachedHttp;
 public partial class CacheBackend : IDisposable, IAsyncDisposable
 {
     private const int MaxVariants = 32;
+    private readonly CacheKeys.KeyMemo _keyMemo = new();
     private int _disposed;
 
     /// <summary>Initializes an in-memory backend.</summary>
@@ -95,7 +96,7 @@ public partial class CacheBackend : IDisposable, IAsyncDisposable
 
     /// <summary>Creates the cache key of a request with this backend's options (see <see cref="CacheKeys"/>).</summary>
     /// <exception cref="ArgumentException">The request has no absolute URI.</exception>
-    public string CreateKey(HttpRequestMessage request) => CacheKeys.CreateKey(request, Options);
+    public string CreateKey(HttpRequestMessage request) => _keyMemo.CreateKey(request, Options);
 
     /// <summary>Gets a stored response by key, following redirect aliases.</summary>
     /// <returns>

@@ -52,22 +52,14 @@ public static class CacheKeys
             throw new ArgumentException($"The URL '{url}' is not absolute.", nameof(url));
         }
 
-        var builder = new StringBuilder(url.OriginalString.Length + 8);
-        builder.Append(url.Scheme.ToLowerInvariant()).Append("://").Append(url.Host.ToLowerInvariant());
-        if (!url.IsDefaultPort)
-        {
-            builder.Append(':').Append(url.Port);
-        }
-
+        var scheme = url.Scheme.ToLowerInvariant();
+        var host = url.Host.ToLowerInvariant();
+        var port = url.IsDefaultPort ? null : url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var path = url.AbsolutePath;
-        builder.Append(path.Length == 0 ? "/" : path);
-        var query = NormalizePairs(url.Query.TrimStart('?'), ignoredParameters, secrets);
-        if (query.Length > 0)
-        {
-            builder.Append('?').Append(query);
-        }
-
-        return builder.ToString();
+        var rawQuery = url.Query;
+        var query = rawQuery.Length > 1 ? NormalizePairs(rawQuery[1..], ignoredParameters, secrets) : string.Empty;
+        return string.Concat(
+            [scheme, "://", host, port is null ? string.Empty : ":", port ?? string.Empty, path.Length == 0 ? "/" : path, query.Length > 0 ? "?" : string.Empty, query]);
     }
 
     internal static CacheOptions DefaultOptions { get; } = new();
@@ -78,6 +70,11 @@ public static class CacheKeys
         if (pairs.Length == 0)
         {
             return string.Empty;
+        }
+
+        if (IsNormalizedAlready(pairs, ignored, secrets))
+        {
+            return pairs;
         }
 
         var list = new List<(string Name, string Value, string Raw)>();
@@ -112,6 +109,59 @@ public static class CacheKeys
             return byName != 0 ? byName : string.CompareOrdinal(a.Value, b.Value);
         });
         return string.Join('&', list.Select(p => p.Raw));
+    }
+
+    /// <summary>
+    /// Tells whether <paramref name="pairs"/> is its own normal form: no empty pair, already sorted by (name, value), and no
+    /// name that is ignored or secret. Names with escapes (<c>%</c>, <c>+</c>) take the slow path, which unescapes them.
+    /// </summary>
+    private static bool IsNormalizedAlready(string pairs, ICollection<string>? ignored, Secrets.Hasher? secrets)
+    {
+        var checkNames = ignored is { Count: > 0 } || (secrets is not null && secrets.HasSecretNames);
+        var rest = pairs.AsSpan();
+        ReadOnlySpan<char> previousName = default;
+        ReadOnlySpan<char> previousValue = default;
+        var first = true;
+        while (true)
+        {
+            var end = rest.IndexOf('&');
+            var pair = end < 0 ? rest : rest[..end];
+            if (pair.IsEmpty)
+            {
+                return false;
+            }
+
+            var equals = pair.IndexOf('=');
+            var name = equals < 0 ? pair : pair[..equals];
+            var value = equals < 0 ? default : pair[(equals + 1)..];
+            if (checkNames && (name.ContainsAny('%', '+') || IsDropped(name, ignored, secrets, equals > 0)))
+            {
+                return false;
+            }
+
+            if (!first)
+            {
+                var byName = name.SequenceCompareTo(previousName);
+                // Equal pairs take the slow path too: "a" and "a=" compare equal but are written differently.
+                if (byName < 0 || (byName == 0 && value.SequenceCompareTo(previousValue) <= 0))
+                {
+                    return false;
+                }
+            }
+
+            if (end < 0)
+            {
+                return true;
+            }
+
+            first = false;
+            previousName = name;
+            previousValue = value;
+            rest = rest[(end + 1)..];
+        }
+
+        static bool IsDropped(ReadOnlySpan<char> name, ICollection<string>? ignored, Secrets.Hasher? secrets, bool hasValue)
+            => (ignored is { Count: > 0 } && Secrets.Contains(ignored, name)) || (hasValue && secrets is not null && secrets.IsSecret(name));
     }
 
     internal static byte[] NormalizeBody(ReadOnlySpan<byte> body, string? mediaType, ICollection<string> ignored, Secrets.Hasher? secrets = null)
@@ -186,6 +236,68 @@ public static class CacheKeys
         }
     }
 
+    /// <summary>
+    /// Remembers the keys of requests keyed by their method and URL alone (no body, no header that enters the key), by
+    /// method and URL text, so that a repeated request skips URL normalization and hashing. One per backend.
+    /// </summary>
+    /// <remarks>
+    /// Such a key is a function of the method, the URL text and the options that shape keys (ignored and secret
+    /// parameters, matched and included headers, credential sharing and key); the memo is dropped when any of those is
+    /// replaced or changes size, since the options may be changed after the backend is built. It holds at most
+    /// <see cref="Capacity"/> keys and starts over when full.
+    /// </remarks>
+    internal sealed class KeyMemo
+    {
+        public const int Capacity = 4096;
+
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Method, string Url), string> _keys = new();
+        private KeyShape? _shape;
+        private int _added;
+
+        public string CreateKey(HttpRequestMessage request, CacheOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(request);
+            if (request.Content is not null || request.RequestUri is not { IsAbsoluteUri: true } url || KeyBuilder.HasKeyedHeaders(request, options))
+            {
+                return CacheKeys.CreateKey(request, options);
+            }
+
+            var credentialKey = Secrets.CredentialKeyOf(options);
+            if (Volatile.Read(ref _shape) is not { } shape || !shape.Matches(options, credentialKey))
+            {
+                // A key-shaping option changed (or this is the first use): what is remembered may be wrong now.
+                _keys.Clear();
+                Volatile.Write(ref _shape, new KeyShape(options.IgnoredParameters, options.IgnoredParameters.Count, options.SecretParameters, options.SecretParameters.Count, credentialKey));
+            }
+
+            var id = (request.Method.Method, url.OriginalString);
+            if (_keys.TryGetValue(id, out var key))
+            {
+                return key;
+            }
+
+            key = CacheKeys.CreateKey(request, options);
+
+            // Counted here: ConcurrentDictionary.Count takes every lock of the dictionary.
+            if (_keys.TryAdd(id, key) && Interlocked.Increment(ref _added) > Capacity)
+            {
+                _keys.Clear();
+                Volatile.Write(ref _added, 0);
+            }
+
+            return key;
+        }
+
+        /// <summary>What of the options shapes the key of a body-less request without keyed headers.</summary>
+        private sealed class KeyShape(ICollection<string> ignored, int ignoredCount, ICollection<string> secret, int secretCount, byte[] credentialKey)
+        {
+            public bool Matches(CacheOptions options, byte[] currentCredentialKey)
+                => ReferenceEquals(ignored, options.IgnoredParameters) && ignoredCount == ignored.Count
+                    && ReferenceEquals(secret, options.SecretParameters) && secretCount == secret.Count
+                    && ReferenceEquals(credentialKey, currentCredentialKey);
+        }
+    }
+
     /// <summary>The parts of a key that do not depend on the URL, computed once per request (and reused for redirect hops).</summary>
     internal sealed class KeyBuilder
     {
@@ -229,52 +341,92 @@ public static class CacheKeys
         }
 
         public string KeyFor(string method, Uri url)
+            => Hash(method, NormalizeUrl(url, _ignored, _secrets), _body, _headers);
+
+        /// <summary>
+        /// Tells whether any header of the request enters its key (<see cref="HeaderMaterial"/> is not empty), without
+        /// building the material: a request without such headers and without a body is keyed by its method and URL alone.
+        /// </summary>
+        public static bool HasKeyedHeaders(HttpRequestMessage request, CacheOptions options)
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            hash.AppendData(Encoding.UTF8.GetBytes(method.ToUpperInvariant()));
-            hash.AppendData(Encoding.UTF8.GetBytes(NormalizeUrl(url, _ignored, _secrets)));
-            hash.AppendData(_body);
-            if (_headers.Length > 0)
+            foreach (var header in request.Headers.NonValidated)
             {
-                hash.AppendData(Encoding.UTF8.GetBytes(_headers));
+                if (IsKeyedHeader(header.Key, options, options.IncludeHeaders))
+                {
+                    return true;
+                }
             }
 
-            return Convert.ToHexStringLower(hash.GetHashAndReset());
+            return false;
+        }
+
+        /// <summary>
+        /// The SHA-256 hex digest of the UTF-8 of the upper-case method, the normalized URL, the body material and the
+        /// header material, hashed in one call over one buffer (the same digest as appending them one by one).
+        /// </summary>
+        internal static string Hash(string method, string normalizedUrl, ReadOnlySpan<byte> body, string headers)
+        {
+            // An HTTP method is an ASCII token, upper-cased in place; anything else is upper-cased as a string first.
+            var ascii = System.Text.Ascii.IsValid(method);
+            if (!ascii)
+            {
+                method = method.ToUpperInvariant();
+            }
+
+            var length = Encoding.UTF8.GetByteCount(method) + Encoding.UTF8.GetByteCount(normalizedUrl) + body.Length + Encoding.UTF8.GetByteCount(headers);
+            byte[]? rented = null;
+            var buffer = length <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length));
+            try
+            {
+                var written = Encoding.UTF8.GetBytes(method, buffer);
+                if (ascii)
+                {
+                    System.Text.Ascii.ToUpperInPlace(buffer[..written], out _);
+                }
+
+                written += Encoding.UTF8.GetBytes(normalizedUrl, buffer[written..]);
+                body.CopyTo(buffer[written..]);
+                written += body.Length;
+                written += Encoding.UTF8.GetBytes(headers, buffer[written..]);
+                Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+                SHA256.HashData(buffer[..written], digest);
+                return Convert.ToHexStringLower(digest);
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+        }
+
+        private static bool IsKeyedHeader(string name, CacheOptions options, bool all)
+        {
+            if (IsIgnoredHeader(name, options.IgnoredParameters) || IsConditional(name))
+            {
+                return false;
+            }
+
+            var isCredential = Secrets.IsCredentialHeader(name, options);
+            if (isCredential)
+            {
+                return !options.ShareAcrossCredentials;
+            }
+
+            return all || options.MatchHeaders.Contains(name, StringComparer.OrdinalIgnoreCase);
         }
 
         private static string HeaderMaterial(HttpRequestMessage request, CacheOptions options, Secrets.Hasher secrets)
         {
-            var selected = new SortedDictionary<string, string>(StringComparer.Ordinal);
-            void Add(System.Net.Http.Headers.HttpHeaders headers, bool all)
-            {
-                foreach (var header in headers.NonValidated)
-                {
-                    var isCredential = Secrets.IsCredentialHeader(header.Key, options);
-                    var wanted = all
-                        || (isCredential && !options.ShareAcrossCredentials)
-                        || options.MatchHeaders.Contains(header.Key, StringComparer.OrdinalIgnoreCase);
-                    if (!wanted || IsIgnoredHeader(header.Key, options.IgnoredParameters) || IsConditional(header.Key))
-                    {
-                        continue;
-                    }
-
-                    if (isCredential && options.ShareAcrossCredentials)
-                    {
-                        continue;
-                    }
-
-                    var value = string.Join(", ", header.Value);
-                    selected[header.Key.ToLowerInvariant()] = isCredential ? secrets.Hash(value) : value;
-                }
-            }
-
+            SortedDictionary<string, string>? selected = null;
             Add(request.Headers, options.IncludeHeaders);
             if (request.Content is not null)
             {
                 Add(request.Content.Headers, options.IncludeHeaders);
             }
 
-            if (selected.Count == 0)
+            if (selected is null)
             {
                 return string.Empty;
             }
@@ -286,6 +438,21 @@ public static class CacheKeys
             }
 
             return builder.ToString();
+
+            void Add(System.Net.Http.Headers.HttpHeaders headers, bool all)
+            {
+                foreach (var header in headers.NonValidated)
+                {
+                    if (!IsKeyedHeader(header.Key, options, all))
+                    {
+                        continue;
+                    }
+
+                    var value = string.Join(", ", header.Value);
+                    selected ??= new SortedDictionary<string, string>(StringComparer.Ordinal);
+                    selected[header.Key.ToLowerInvariant()] = Secrets.IsCredentialHeader(header.Key, options) ? secrets.Hash(value) : value;
+                }
+            }
         }
 
         private static bool IsIgnoredHeader(string name, ICollection<string> ignored)

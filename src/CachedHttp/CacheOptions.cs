@@ -96,6 +96,21 @@ public sealed class CacheOptions
     public long MaxBodySize { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>
+    /// Gets or sets the body size above which a response is streamed to and from a storage that supports it
+    /// (<see cref="BaseCache.SupportsStreaming"/>: files, SQLite, GridFS) instead of being held whole in memory: stored
+    /// as the caller reads it, and served from storage as the caller reads it.
+    /// </summary>
+    /// <remarks>
+    /// A body of unknown length is held in memory up to this size, then streamed. Bodies are not streamed, whatever
+    /// their size, when entries are encrypted or the body is to be compressed (both need the whole body), when the response
+    /// has a <c>Vary</c> header, or when the storage cannot stream; <see cref="MaxBodySize"/> still bounds what is stored.
+    /// A streamed entry's <see cref="CachedResponse.Body"/> is empty; its body is read from storage by the message that
+    /// <see cref="CachedResponse.ToHttpResponseMessage"/> builds.
+    /// </remarks>
+    /// <value>The default value is 4 MiB.</value>
+    public int StreamingThreshold { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
     /// Gets or sets the most responses the storage keeps; beyond it, the least recently used are evicted in the
     /// background. Enforced by the memory, file and SQLite storages; the server backends reject it (they have their
     /// own eviction: Redis <c>maxmemory-policy</c>, TTL on MongoDB and DynamoDB).
@@ -313,6 +328,7 @@ public sealed class CacheOptions
         }
 
         Require(MaxBodySize >= 0, nameof(MaxBodySize), $"must be zero or positive, not {MaxBodySize}");
+        Require(StreamingThreshold >= 0, nameof(StreamingThreshold), $"must be zero or positive, not {StreamingThreshold}");
         Require(MaxEntries is null or > 0, nameof(MaxEntries), $"must be positive or null, not {MaxEntries}");
         Require(MaxBytes is null or > 0, nameof(MaxBytes), $"must be positive or null, not {MaxBytes}");
         Require(MaxEntryBytes is null or > 0, nameof(MaxEntryBytes), $"must be positive or null, not {MaxEntryBytes}");
@@ -353,6 +369,7 @@ public sealed class CacheOptions
             AsyncFilter = AsyncFilter,
             AutoClose = AutoClose,
             MaxBodySize = MaxBodySize,
+            StreamingThreshold = StreamingThreshold,
             MaxEntries = MaxEntries,
             MaxBytes = MaxBytes,
             MaxEntryBytes = MaxEntryBytes,

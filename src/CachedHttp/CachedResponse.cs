@@ -41,7 +41,15 @@ public sealed record CachedResponse
     public CachedHeaders RequestHeaders { get; init; } = CachedHeaders.Empty;
 
     /// <summary>Gets the body bytes.</summary>
+    /// <remarks>
+    /// Empty for a response whose body was left in storage because it is larger than
+    /// <see cref="CacheOptions.StreamingThreshold"/> (see <see cref="Size"/>): the message that
+    /// <see cref="ToHttpResponseMessage"/> builds reads that body from storage as it is consumed.
+    /// </remarks>
     public ReadOnlyMemory<byte> Body { get; init; }
+
+    /// <summary>Gets the body of a large entry, left in storage and read from it when served; null when the body is in <see cref="Body"/>.</summary>
+    internal Internal.StoredBody? StoredBody { get; init; }
 
     /// <summary>Gets when the request that produced this response was sent (UTC).</summary>
     public DateTimeOffset RequestTime { get; init; }
@@ -74,21 +82,16 @@ public sealed record CachedResponse
     /// <summary>Tells whether the response is expired at <paramref name="now"/>.</summary>
     public bool IsExpired(DateTimeOffset now) => ExpiresAt is { } expires && expires <= now;
 
-    /// <summary>Gets the body size in bytes.</summary>
-    public int Size => Body.Length;
+    /// <summary>Gets the body size in bytes (also when the body was left in storage).</summary>
+    public int Size => StoredBody is { } stored ? (int)stored.Length : Body.Length;
 
     /// <summary>Builds a new response message around the stored status, headers and body.</summary>
     /// <param name="request">The request to attach as <see cref="HttpResponseMessage.RequestMessage"/>.</param>
     public HttpResponseMessage ToHttpResponseMessage(HttpRequestMessage? request = null)
     {
-        var content = new ReadOnlyMemoryContent(Body);
-        var contentHeaders = content.Headers;
-        foreach (var field in ContentHeaders)
-        {
-            contentHeaders.TryAddWithoutValidation(field.Key, field.Value);
-        }
-
-        var message = new HttpResponseMessage(StatusCode)
+        HttpContent content = StoredBody is { } stored ? new Internal.StoredBodyContent(stored) : new ReadOnlyMemoryContent(Body);
+        AddAll(content.Headers, ContentHeaders);
+        var message = new ServedResponseMessage(StatusCode)
         {
             Version = Version,
             ReasonPhrase = ReasonPhrase,
@@ -96,15 +99,23 @@ public sealed record CachedResponse
             Content = content,
         };
         AddAll(message.Headers, Headers);
-        AddAll(message.TrailingHeaders, TrailingHeaders);
+        if (TrailingHeaders.Count > 0)
+        {
+            // Only then: the getter allocates the collection.
+            AddAll(message.TrailingHeaders, TrailingHeaders);
+        }
+
         return message;
     }
 
     private static void AddAll(HttpHeaders target, CachedHeaders fields)
     {
-        foreach (var field in fields)
+        for (var i = 0; i < fields.Count; i++)
         {
-            target.TryAddWithoutValidation(field.Key, field.Value);
+            var (name, values) = fields[i];
+
+            // The single-value overload: the enumerable one allocates an enumerator per field.
+            _ = values.Length == 1 ? target.TryAddWithoutValidation(name, values[0]) : target.TryAddWithoutValidation(name, values);
         }
     }
 }

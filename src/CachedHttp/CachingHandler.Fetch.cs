@@ -153,7 +153,10 @@ public partial class CachingHandler
             options.MaxBodySize,
             OnComplete,
             ex => sharedFlight?.Complete(ex is OperationCanceledException ? FlightResult.Retry : new FlightResult(null, ex)),
-            _ => sharedFlight?.Complete(FlightResult.Retry));
+            _ => sharedFlight?.Complete(FlightResult.Retry))
+        {
+            Streaming = store ? StreamingFor(key, storedCandidate, deleteAfter, sharedFlight) : null,
+        };
         response.Content = tee;
         var info = IsStorageBypassed(request)
             ? new CacheInfo(CacheStatus.Bypassed, key, responseTime, null, false, false, false)

@@ -28,11 +28,6 @@ namespace CachedHttp;
 /// </remarks>
 public partial class CachingHandler : DelegatingHandler
 {
-    private static readonly HashSet<string> ConditionalHeaders = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range",
-    };
-
     private static readonly HttpRequestOptionsKey<bool> StorageBypassedKey = new("CachedHttp.StorageBypassed");
 
     private static readonly string[] NotModifiedFields = ["Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary"];
@@ -152,7 +147,7 @@ public partial class CachingHandler : DelegatingHandler
 
         // A conditional request of the caller's own: in CacheControl mode the cache evaluates If-None-Match /
         // If-Modified-Since itself against a fresh stored response (§4.3.2); any other precondition is the origin's.
-        var callerConditional = request.Headers.NonValidated.Any(h => ConditionalHeaders.Contains(h.Key));
+        var callerConditional = CachePolicy.HasConditionalHeader(request.Headers);
         if (callerConditional && !(options.CacheControl && CachePolicy.CanEvaluatePreconditions(request.Method.Method, request.Headers.NonValidated.Contains)))
         {
             actions = actions with { SkipRead = true };

@@ -67,8 +67,32 @@ public static class HttpResponseMessageCacheExtensions
     public static CacheInfo GetCacheInfo(this HttpResponseMessage response)
     {
         ArgumentNullException.ThrowIfNull(response);
+        if (response is ServedResponseMessage { Info: { } served })
+        {
+            return served;
+        }
+
         return Infos.TryGetValue(response, out var info) ? info : CacheInfo.None;
     }
 
-    internal static void SetCacheInfo(this HttpResponseMessage response, CacheInfo info) => Infos.AddOrUpdate(response, info);
+    /// <summary>
+    /// Attaches the cache information: in a field of a response the cache built (no table entry, which costs a GC
+    /// handle per response), else in a weak table keyed by the live response.
+    /// </summary>
+    internal static void SetCacheInfo(this HttpResponseMessage response, CacheInfo info)
+    {
+        if (response is ServedResponseMessage served)
+        {
+            served.Info = info;
+            return;
+        }
+
+        Infos.AddOrUpdate(response, info);
+    }
+}
+
+/// <summary>A response message the cache built from a stored response; it carries its <see cref="CacheInfo"/> itself.</summary>
+internal sealed class ServedResponseMessage(System.Net.HttpStatusCode statusCode) : HttpResponseMessage(statusCode)
+{
+    public CacheInfo? Info { get; set; }
 }

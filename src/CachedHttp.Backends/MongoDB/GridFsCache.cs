@@ -29,7 +29,7 @@ namespace CachedHttp.MongoDB;
 /// </para>
 /// <para><b>Ownership.</b> The database passed in is not owned: this storage disposes nothing of it.</para>
 /// </remarks>
-public class GridFsCache : BaseCache
+public partial class GridFsCache : BaseCache
 {
     private const int DeleteBatchSize = 1000;
     private const int MaxReadAttempts = 3;

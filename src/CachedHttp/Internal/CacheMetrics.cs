@@ -82,10 +82,12 @@ internal static class CacheMetrics
             new KeyValuePair<string, object?>("backend", storage),
             new KeyValuePair<string, object?>("operation", operation),
             new KeyValuePair<string, object?>("reason", "error"));
+    /// <summary>The start of a storage operation for <see cref="Duration"/>: a timestamp, or 0 when nobody listens to the histogram.</summary>
+    public static long StartTimestamp() => StorageDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
 
     public static void Duration(string storage, string operation, long startTimestamp)
     {
-        if (StorageDuration.Enabled)
+        if (startTimestamp != 0 && StorageDuration.Enabled)
         {
             StorageDuration.Record(
                 Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds,

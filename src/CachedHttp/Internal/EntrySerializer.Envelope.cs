@@ -26,6 +26,12 @@ namespace CachedHttp.Internal;
 /// </code>
 /// A key id is the first 4 bytes of the key's SHA-256. Version 1 (still read): magic, 1, flags = 0, kind, metadata
 /// length (4), metadata, body.
+/// <para>
+/// Flag 0x10 (streamed, see <c>EntrySerializer.Streaming.cs</c>) marks an entry written as its body streamed in, whose
+/// length was not known when the header was: both body lengths in the header are 0xFFFFFFFF, the metadata's body size
+/// is -1, and an 8-byte trailer (the body length, Int64) follows the body, before the HMAC. Never with compression or
+/// encryption. Readers before it reject the flag (a miss), so no reader misreads such an entry.
+/// </para>
 /// </content>
 internal sealed partial class EntrySerializer
 {
@@ -38,7 +44,7 @@ internal sealed partial class EntrySerializer
     private const int TagSize = 16;
     private const int MacSize = 32;
     private const long NoExpiry = long.MaxValue;
-    private const EntryFlags KnownFlags = EntryFlags.Brotli | EntryFlags.GZip | EntryFlags.Encrypted | EntryFlags.Signed;
+    private const EntryFlags KnownFlags = EntryFlags.Brotli | EntryFlags.GZip | EntryFlags.Encrypted | EntryFlags.Signed | EntryFlags.Streamed;
     private const EntryFlags CompressionFlags = EntryFlags.Brotli | EntryFlags.GZip;
 
     private readonly CacheCompression _compression;
@@ -57,6 +63,7 @@ internal sealed partial class EntrySerializer
         GZip = 0x02,
         Encrypted = 0x04,
         Signed = 0x08,
+        Streamed = 0x10,
     }
 
     private static ReadOnlySpan<byte> Magic => "CHC"u8;
@@ -136,7 +143,9 @@ internal sealed partial class EntrySerializer
             + ((flags & EntryFlags.Encrypted) != 0 ? KeyIdSize + NonceSize : 0);
 
     private static int TrailerSize(EntryFlags flags)
-        => ((flags & EntryFlags.Encrypted) != 0 ? TagSize : 0) + ((flags & EntryFlags.Signed) != 0 ? MacSize : 0);
+        => ((flags & EntryFlags.Encrypted) != 0 ? TagSize : 0)
+            + ((flags & EntryFlags.Streamed) != 0 ? LengthTrailerSize : 0)
+            + ((flags & EntryFlags.Signed) != 0 ? MacSize : 0);
 
     /// <summary>What binds an entry to the key it is stored under: the key's UTF-8 bytes, then their count.</summary>
     private static byte[] KeyContext(string key)
@@ -256,8 +265,14 @@ internal sealed partial class EntrySerializer
         var signed = (flags & EntryFlags.Signed) != 0;
         var encrypted = (flags & EntryFlags.Encrypted) != 0;
         var compression = flags & CompressionFlags;
+        var streamed = (flags & EntryFlags.Streamed) != 0;
         var headerSize = HeaderSize(flags);
         var trailerSize = TrailerSize(flags);
+        if (streamed && (compression != 0 || encrypted || expected != EntryKind.Response))
+        {
+            throw new CacheFormatException(RejectReason.Flags, "A streamed entry is never compressed or encrypted, and is a response.");
+        }
+
         if (data.Length < headerSize + trailerSize)
         {
             throw new CacheFormatException(RejectReason.Truncated, "Truncated entry.");
@@ -265,6 +280,22 @@ internal sealed partial class EntrySerializer
 
         var bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(14, 4));
         var storedLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(18, 4));
+        if (streamed)
+        {
+            if (bodyLength != UnknownLength || storedLength != UnknownLength)
+            {
+                throw new CacheFormatException("A streamed entry's header gives a body length.");
+            }
+
+            var trailerLength = BinaryPrimitives.ReadInt64LittleEndian(data.Slice(data.Length - trailerSize, LengthTrailerSize));
+            if (trailerLength is < 0 or > int.MaxValue)
+            {
+                throw new CacheFormatException("Body length out of range.");
+            }
+
+            bodyLength = storedLength = (uint)trailerLength;
+        }
+
         var metadataLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(22, 4));
         var payloadLength = data.Length - headerSize - trailerSize;
         if ((ulong)metadataLength + storedLength != (ulong)payloadLength)
@@ -325,7 +356,7 @@ internal sealed partial class EntrySerializer
             body = compression == EntryFlags.Brotli ? DecompressBrotli(body.Span, (int)bodyLength) : DecompressGZip(body, (int)bodyLength);
         }
 
-        return new OpenedEntry(metadata, body, (int)bodyLength, ToUnixMilliseconds(header.ExpiresAt));
+        return new OpenedEntry(metadata, body, (int)bodyLength, ToUnixMilliseconds(header.ExpiresAt), streamed);
     }
 
     private OpenedEntry OpenVersion1(ReadOnlyMemory<byte> memory)
@@ -495,7 +526,7 @@ internal sealed partial class EntrySerializer
     internal readonly record struct ClearHeader(byte Version, EntryKind Kind, EntryFlags Flags, DateTimeOffset? ExpiresAt, bool HasExpiry);
 
     /// <summary>An authenticated, decrypted entry: metadata bytes, body bytes (empty when not needed and compressed).</summary>
-    private readonly record struct OpenedEntry(ReadOnlyMemory<byte> Metadata, ReadOnlyMemory<byte> Body, int BodyLength, long? ExpiresAt);
+    internal readonly record struct OpenedEntry(ReadOnlyMemory<byte> Metadata, ReadOnlyMemory<byte> Body, int BodyLength, long? ExpiresAt, bool Streamed = false);
 
     /// <summary>A signing or encryption key with its id, the first 4 bytes of its SHA-256.</summary>
     private sealed class ProtectionKey(byte[] key)

@@ -29,6 +29,7 @@ internal enum EntryKind : byte
 internal sealed partial class EntrySerializer
 {
     private readonly CacheOptions _options;
+    private readonly RecentMetadata _recent = new();
 
     /// <summary>Initializes a serializer from validated options; it keeps the keys and settings they have now.</summary>
     public EntrySerializer(CacheOptions options)
@@ -55,30 +56,43 @@ internal sealed partial class EntrySerializer
 
     public byte[] Serialize(CachedResponse response, string key)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(ToStored(response), StoredJsonContext.Default.StoredResponse);
-        return Seal(EntryKind.Response, key, response.ExpiresAt, json, response.Body.Span, IsCompressible(response));
+        var metadata = ToMetadata(response, response.Body.Length);
+        var json = JsonBuffer.Rent();
+        try
+        {
+            JsonSerializer.Serialize(json.Writer, metadata, StoredJsonContext.Default.StoredResponse);
+            return Seal(EntryKind.Response, key, response.ExpiresAt, json.Written, response.Body.Span, IsCompressible(response));
+        }
+        finally
+        {
+            json.Return();
+        }
     }
 
+    /// <summary>The metadata of a response as stored (URLs redacted, credentials redacted or hashed).</summary>
+    private StoredResponse ToMetadata(CachedResponse response, int bodySize)
+        => new()
+        {
+            Method = response.Method,
+            Url = Secrets.RedactUrl(response.Url.OriginalString, _options.SecretParameters),
+            Status = (int)response.StatusCode,
+            Reason = response.ReasonPhrase,
+            Version = response.Version.ToString(),
+            Headers = ToStored(response.Headers),
+            ContentHeaders = ToStored(response.ContentHeaders),
+            TrailingHeaders = response.TrailingHeaders.Count == 0 ? null : ToStored(response.TrailingHeaders),
+            RequestHeaders = ToStored(Secrets.RedactHeaders(response.RequestHeaders, _options)),
+            RequestTime = response.RequestTime,
+            CreatedAt = response.CreatedAt,
+            ExpiresAt = response.ExpiresAt,
+            History = response.History.Count == 0 ? null : response.History.Select(h => new StoredRedirect { Method = h.Method, Url = Secrets.RedactUrl(h.Url.OriginalString, _options.SecretParameters), Status = h.StatusCode, SetCookie = [.. h.SetCookie] }).ToList(),
+            Vary = response.VaryValues.Count == 0 ? null : ToStored(Secrets.HashCredentialValues(response.VaryValues, _options)),
+            Aliases = response.AliasKeys.Count == 0 ? null : [.. response.AliasKeys],
+            BodySize = bodySize,
+        };
+
     /// <summary>The metadata of a response as it is stored, with this serializer's redaction of URLs, credential headers and Vary values.</summary>
-    public StoredResponse ToStored(CachedResponse response) => new()
-    {
-        Method = response.Method,
-        Url = Secrets.RedactUrl(response.Url.OriginalString, _options.SecretParameters),
-        Status = (int)response.StatusCode,
-        Reason = response.ReasonPhrase,
-        Version = response.Version.ToString(),
-        Headers = ToStored(response.Headers),
-        ContentHeaders = ToStored(response.ContentHeaders),
-        TrailingHeaders = response.TrailingHeaders.Count == 0 ? null : ToStored(response.TrailingHeaders),
-        RequestHeaders = ToStored(Secrets.RedactHeaders(response.RequestHeaders, _options)),
-        RequestTime = response.RequestTime,
-        CreatedAt = response.CreatedAt,
-        ExpiresAt = response.ExpiresAt,
-        History = response.History.Count == 0 ? null : response.History.Select(h => new StoredRedirect { Method = h.Method, Url = Secrets.RedactUrl(h.Url.OriginalString, _options.SecretParameters), Status = h.StatusCode, SetCookie = [.. h.SetCookie] }).ToList(),
-        Vary = response.VaryValues.Count == 0 ? null : ToStored(Secrets.HashCredentialValues(response.VaryValues, _options)),
-        Aliases = response.AliasKeys.Count == 0 ? null : [.. response.AliasKeys],
-        BodySize = response.Body.Length,
-    };
+    public StoredResponse ToStored(CachedResponse response) => ToMetadata(response, response.Body.Length);
 
     public byte[] SerializeVaryIndex(VaryIndex index, string key)
         => Seal(EntryKind.VaryIndex, key, index.DeleteAfter, JsonSerializer.SerializeToUtf8Bytes(index, StoredJsonContext.Default.VaryIndex), [], compressible: false);
@@ -118,13 +132,25 @@ internal sealed partial class EntrySerializer
     }
 
     /// <summary>Deserializes a response; when nothing was compressed or encrypted, its body is a slice of <paramref name="data"/> (no copy).</summary>
+    /// <remarks>
+    /// The entry is opened (and authenticated) every time; its metadata is parsed only when it differs from the last
+    /// metadata read under the same key (see <see cref="RecentMetadata"/>), so that a storage returning a fresh copy of an
+    /// unchanged entry on every read (SQLite, files, Redis) does not pay for the JSON and the URLs on every hit.
+    /// </remarks>
     public CachedResponse Deserialize(ReadOnlyMemory<byte> data, string key)
     {
         var opened = Open(data, key, EntryKind.Response, needBody: true);
-        return FromStored(ParseMetadata(opened), opened.Body);
+        if (_recent.TryGet(key, opened) is { } known)
+        {
+            return known with { Body = opened.Body };
+        }
+
+        var response = FromStored(ParseMetadata(opened), opened.Body);
+        _recent.Remember(key, opened, response);
+        return response;
     }
 
-    /// <summary>Builds a response from checked metadata (see <see cref="ParseMetadata(ReadOnlySpan{byte}, int, long?)"/>) and its body.</summary>
+    /// <summary>Builds a response from checked metadata (see <see cref="ParseMetadata(ReadOnlySpan{byte}, int, long?, bool)"/>) and its body.</summary>
     public static CachedResponse FromStored(StoredResponse metadata, ReadOnlyMemory<byte> body)
     {
         try
@@ -160,13 +186,14 @@ internal sealed partial class EntrySerializer
         => ParseMetadata(Open(data, key, EntryKind.Response, needBody: false));
 
     private static StoredResponse ParseMetadata(in OpenedEntry opened)
-        => ParseMetadata(opened.Metadata.Span, opened.BodyLength, opened.ExpiresAt);
+        => ParseMetadata(opened.Metadata.Span, opened.BodyLength, opened.ExpiresAt, opened.Streamed);
 
     /// <summary>Parses and checks the metadata JSON of a response whose body has <paramref name="bodyLength"/> bytes (as stored, and as exported).</summary>
     /// <param name="json">The metadata JSON.</param>
     /// <param name="bodyLength">The length of the body that comes with it.</param>
     /// <param name="expiresAt">The expiry time of the clear header (Unix milliseconds), to check against the metadata; null when there is none.</param>
-    public static StoredResponse ParseMetadata(ReadOnlySpan<byte> json, int bodyLength, long? expiresAt)
+    /// <param name="streamed">Whether the entry was written while its body streamed (its metadata then holds no body size).</param>
+    public static StoredResponse ParseMetadata(ReadOnlySpan<byte> json, int bodyLength, long? expiresAt, bool streamed = false)
     {
         StoredResponse? metadata;
         try
@@ -183,7 +210,8 @@ internal sealed partial class EntrySerializer
             throw new CacheFormatException("Empty metadata.");
         }
 
-        if (metadata.BodySize != bodyLength)
+        // A streamed entry's metadata was written before its body: its length is in the trailer only.
+        if (streamed ? metadata.BodySize != StreamedBodySize : metadata.BodySize != bodyLength)
         {
             throw new CacheFormatException($"The body has {bodyLength} bytes, the metadata says {metadata.BodySize}.");
         }
@@ -276,6 +304,94 @@ internal sealed partial class EntrySerializer
             || mediaType.Contains("yaml", StringComparison.OrdinalIgnoreCase)
             || mediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
     }
+}
+
+/// <summary>
+/// A reusable buffer for the metadata JSON of one serialization per thread, so that the JSON is not an array of its own
+/// before it is copied into the entry. A buffer that grew past 64 KiB is dropped after use.
+/// </summary>
+internal sealed class JsonBuffer
+{
+    private const int KeptCapacity = 64 * 1024;
+
+    [ThreadStatic]
+    private static JsonBuffer? _cached;
+
+    private readonly System.Buffers.ArrayBufferWriter<byte> _buffer = new(4096);
+
+    private JsonBuffer()
+    {
+        Writer = new Utf8JsonWriter(_buffer);
+    }
+
+    public Utf8JsonWriter Writer { get; }
+
+    public ReadOnlySpan<byte> Written
+    {
+        get
+        {
+            Writer.Flush();
+            return _buffer.WrittenSpan;
+        }
+    }
+
+    public static JsonBuffer Rent()
+    {
+        var buffer = _cached ?? new JsonBuffer();
+        _cached = null;
+        return buffer;
+    }
+
+    public void Return()
+    {
+        Writer.Reset();
+        _buffer.ResetWrittenCount();
+        if (_buffer.Capacity <= KeptCapacity)
+        {
+            _cached = this;
+        }
+    }
+}
+
+/// <summary>
+/// The responses last decoded by one serializer, by storage key, each with the exact metadata bytes it was parsed from:
+/// an entry whose (authenticated) metadata bytes are the same decodes to the same record but for its body. At most
+/// <see cref="Capacity"/> keys; it starts over when full. Thread-safe.
+/// </summary>
+internal sealed class RecentMetadata
+{
+    public const int Capacity = 256;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Decoded> _entries = new(StringComparer.Ordinal);
+    private int _added;
+
+    /// <summary>The record decoded from the same metadata, body length and header expiry under this key, or null.</summary>
+    public CachedResponse? TryGet(string key, in EntrySerializer.OpenedEntry opened)
+        => _entries.TryGetValue(key, out var known)
+            && known.BodyLength == opened.BodyLength
+            && known.ExpiresAt == opened.ExpiresAt
+            && opened.Metadata.Span.SequenceEqual(known.Metadata)
+            ? known.Response
+            : null;
+
+    public void Remember(string key, in EntrySerializer.OpenedEntry opened, CachedResponse response)
+    {
+        // Without the body: the record must not keep a large array alive.
+        var decoded = new Decoded(opened.Metadata.ToArray(), opened.BodyLength, opened.ExpiresAt, response with { Body = ReadOnlyMemory<byte>.Empty });
+
+        // Counted here: ConcurrentDictionary.Count takes every lock of the dictionary.
+        if (!_entries.TryAdd(key, decoded))
+        {
+            _entries[key] = decoded;
+        }
+        else if (Interlocked.Increment(ref _added) > Capacity)
+        {
+            _entries.Clear();
+            Volatile.Write(ref _added, 0);
+        }
+    }
+
+    private sealed record Decoded(byte[] Metadata, int BodyLength, long? ExpiresAt, CachedResponse Response);
 }
 
 /// <summary>Why a stored value was rejected; the <c>reason</c> tag of the <c>cachedhttp.entries.rejected</c> metric.</summary>

@@ -68,6 +68,25 @@ internal static class Secrets
         return false;
     }
 
+    /// <summary>As <see cref="IsSecretName(string, ICollection{string}?)"/>, without making a string of the name when the set can look a span up.</summary>
+    public static bool IsSecretName(ReadOnlySpan<char> name, ICollection<string>? secrets)
+    {
+        if (secrets is null || secrets.Count == 0)
+        {
+            return false;
+        }
+
+        return secrets is HashSet<string> set && ReferenceEquals(set.Comparer, StringComparer.OrdinalIgnoreCase) && set.TryGetAlternateLookup<ReadOnlySpan<char>>(out var lookup)
+            ? lookup.Contains(name)
+            : IsSecretName(name.ToString(), secrets);
+    }
+
+    /// <summary><see cref="ICollection{T}.Contains"/> of a span, without making a string of it when the set can look a span up.</summary>
+    public static bool Contains(ICollection<string> set, ReadOnlySpan<char> value)
+        => set is HashSet<string> hashSet && hashSet.TryGetAlternateLookup<ReadOnlySpan<char>>(out var lookup)
+            ? lookup.Contains(value)
+            : set.Contains(value.ToString());
+
     /// <summary>Tells whether a request header carries a credential: Authorization, Proxy-Authorization, Cookie, or a secret parameter name.</summary>
     public static bool IsCredentialHeader(string name, CacheOptions options)
         => HeaderConversions.CredentialHeaders.Contains(name) || IsSecretName(name, options.SecretParameters);
@@ -229,6 +248,10 @@ internal static class Secrets
         private byte[]? _key;
 
         public bool IsSecret(string name) => IsSecretName(name, options.SecretParameters);
+
+        public bool IsSecret(ReadOnlySpan<char> name) => IsSecretName(name, options.SecretParameters);
+
+        public bool HasSecretNames => options.SecretParameters is { Count: > 0 };
 
         public string Hash(string value) => Secrets.Hash(_key ??= CredentialKeyOf(options), value);
     }

@@ -71,6 +71,12 @@ internal readonly record struct StoragePlan(bool Store, DateTimeOffset? ExpiresA
 /// </summary>
 internal static class CachePolicy
 {
+    /// <summary>The precondition fields of RFC 9110 §13.1.</summary>
+    private static readonly HashSet<string> ConditionalHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range",
+    };
+
     /// <summary>Statuses that are heuristically cacheable (RFC 9110 §15.1). 206 is left out: partial content is never stored.</summary>
     private static readonly HashSet<int> HeuristicallyCacheable = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501];
 
@@ -133,6 +139,20 @@ internal static class CachePolicy
         }
 
         return new CacheActions(skipRead, skipWrite, revalidate, onlyIfCached, expiration, isExplicit, directives);
+    }
+
+    /// <summary>RFC 9110 §13.1: whether the request carries a precondition of its own (a loop: this runs on every request).</summary>
+    public static bool HasConditionalHeader(System.Net.Http.Headers.HttpRequestHeaders headers)
+    {
+        foreach (var header in headers.NonValidated)
+        {
+            if (ConditionalHeaders.Contains(header.Key))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>§5.4: whether a Pragma field value holds the <c>no-cache</c> pragma directive.</summary>

@@ -208,7 +208,7 @@ public class EntrySerializerTests
         act.Should().Throw<CacheFormatException>().Which.Reason.Should().Be(RejectReason.Version);
     }
 
-    [TestCase(0x10)]
+    [TestCase(0x20)]
     [TestCase(0x80)]
     [TestCase(0x03)]
     public void Deserialize_UnknownFlags_AreRejected(int flags)
