@@ -83,6 +83,25 @@ internal sealed partial class EntrySerializer
             }
         }
 
+        if ((flags & EntryFlags.Streamed) != 0)
+        {
+            // Written while its body streamed: the body length is in the trailer; the header's lengths are unknown.
+            var streamedMetadataLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(22, 4));
+            var streamedBodyLength = size - headerSize - streamedMetadataLength - TrailerSize(flags);
+            if (streamedBodyLength is < 0 or > int.MaxValue || header.Kind != EntryKind.Response)
+            {
+                throw new CacheFormatException(RejectReason.Truncated, "The entry's length does not match its header.");
+            }
+
+            if (headerSize + (long)streamedMetadataLength > data.Length)
+            {
+                return Inspection.NeedsWholeValue;
+            }
+
+            var streamedEntry = new OpenedEntry(head.Slice(headerSize, (int)streamedMetadataLength), default, (int)streamedBodyLength, ToUnixMilliseconds(header.ExpiresAt), Streamed: true);
+            return Inspection.OfResponse(ParseMetadata(streamedEntry), (int)streamedBodyLength, authenticated: false);
+        }
+
         var bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(14, 4));
         var storedLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(18, 4));
         var metadataLength = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(22, 4));

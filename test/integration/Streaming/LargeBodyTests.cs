@@ -57,6 +57,35 @@ public abstract class LargeBodyTests : OriginFixture
         await backend.DisposeAsync();
     }
 
+    [Test]
+    public async Task StreamedEntry_IsListedExportedAndKeptByTheExpirySweep()
+    {
+        var options = Options();
+        options.StreamingThreshold = 64 * 1024;
+        options.ExpireAfter = Expiration.After(TimeSpan.FromHours(1));
+        var backend = await CreateBackendAsync(options);
+        using var session = NewSession(backend: backend);
+        const int Length = 1024 * 1024;
+        var url = $"/bytes/{Length}?u={Unique()}";
+        (await ReadAsync(session, url)).Length.Should().Be(Length);
+
+        var entries = new List<CacheEntry>();
+        await foreach (var entry in backend.GetEntriesAsync())
+        {
+            entries.Add(entry);
+        }
+
+        entries.Should().ContainSingle(e => e.Url.PathAndQuery == url).Which.BodySize.Should().Be(Length, "a streamed entry's body length is in its trailer");
+        (await backend.GetStatisticsAsync()).UnreadableCount.Should().Be(0);
+        (await backend.DeleteExpiredResponsesAsync()).Should().Be(0, "the entry is fresh");
+        (await ReadAsync(session, url)).Status.Should().Be(CacheStatus.Hit);
+
+        using var export = new MemoryStream();
+        var exported = await backend.ExportAsync(export);
+        exported.Responses.Should().Be(1);
+        await backend.DisposeAsync();
+    }
+
     private static async Task<(CacheStatus Status, long Length, byte[] Hash)> ReadAsync(CachedSession session, string url)
     {
         using var response = await session.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
