@@ -61,7 +61,9 @@ internal static partial class CpuTime
 
     private static string Row(string suite, int size, Func<long> floor, Func<long> row)
     {
-        // Warm up both, then size a batch to about 20 ms of the floor.
+        // Warm up both (half a second each, so that tiered compilation settles), then size a batch to about 20 ms of the floor.
+        Warm(floor);
+        Warm(row);
         var batch = 1;
         while (Measure(floor, batch) * batch < 20_000_000 && batch < 1 << 20)
         {
@@ -79,6 +81,15 @@ internal static partial class CpuTime
         var f = Median(floors);
         var r = Median(rows);
         return string.Create(CultureInfo.InvariantCulture, $"| {suite} | {(size >= 1048576 ? "1 MB" : size / 1024 + " KB")} | {Format(f)} | {Format(r)} | {r / f:0.00}× |");
+    }
+
+    private static void Warm(Func<long> operation)
+    {
+        var until = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 2);
+        while (Stopwatch.GetTimestamp() < until)
+        {
+            operation();
+        }
     }
 
     /// <summary>Nanoseconds of thread CPU time per call.</summary>

@@ -12,7 +12,7 @@ namespace CachedHttp.Testing;
 /// Each test gets a fresh, empty storage. A storage that needs a server it cannot reach should call
 /// <see cref="Assert.Ignore(string)"/> from <see cref="CreateStorageAsync"/> with the reason.
 /// </remarks>
-public abstract class StorageContractTests
+public abstract partial class StorageContractTests
 {
     private readonly List<BaseCache> _created = [];
 

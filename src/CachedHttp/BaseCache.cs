@@ -130,7 +130,8 @@ public abstract class BaseCache : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Reads the value stored under <paramref name="key"/> whole when it has at most <paramref name="maxBytes"/> bytes,
-    /// and otherwise only its first <paramref name="headBytes"/> bytes.
+    /// and otherwise its first <paramref name="headBytes"/> bytes (a storage that cannot read part of a value returns
+    /// it whole).
     /// </summary>
     /// <param name="key">The key.</param>
     /// <param name="maxBytes">The largest value read whole.</param>
