@@ -100,6 +100,7 @@ public partial class FileCache
                 return null;
             }
 
+            Touch(path); // a read through this path is a use, for least-recently-used eviction
             return new StoredEntryInfo(key, entry.ValueLength) { Head = value, DeleteAfter = deleteAfter };
         }
     }

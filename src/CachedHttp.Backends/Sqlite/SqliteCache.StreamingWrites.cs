@@ -71,6 +71,7 @@ public partial class SqliteCache
 
         if (row.Value is { } value)
         {
+            Touched(key); // a use, for least-recently-used eviction (a larger value is touched by OpenReadStreamAsync)
             return new StoredEntryInfo(key, value.Length) { Head = value };
         }
 
