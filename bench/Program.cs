@@ -2,12 +2,12 @@ using System.Globalization;
 using System.Text;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
-using Perfolizer.Horology;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using CachedHttp.Benchmarks;
+using Perfolizer.Horology;
 
 // --quick: one short in-process job (1 warm-up and 5 measured iterations of ~100 ms) so that every suite, every row,
 // finishes in a few minutes; the default job is BenchmarkDotNet's own (for the published numbers on an idle machine).
