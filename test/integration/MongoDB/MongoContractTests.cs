@@ -68,24 +68,13 @@ public sealed class GridFsStorageContractTests : StorageContractTests
 [Parallelizable(ParallelScope.Self)]
 public sealed class MongoDbBackendContractTests : CacheBackendContractTests
 {
-    private readonly List<IMongoDatabase> _databases = [];
+    private readonly MongoDatabases _databases = new();
 
     [OneTimeTearDown]
-    public async Task DropDatabases()
-    {
-        foreach (var database in _databases)
-        {
-            await MongoServer.DropQuietlyAsync(database);
-        }
-    }
+    public Task DropDatabases() => _databases.DropAllAsync();
 
     protected override async ValueTask<CacheBackend> CreateBackendAsync(CacheOptions options, string name)
-    {
-        var database = await MongoServer.NewDatabaseOrIgnoreAsync();
-        _databases.Add(database);
-        MongoClock.MoveToNow(options);
-        return new MongoDbBackend(database, options);
-    }
+        => new MongoDbBackend(await _databases.NewAsync(options), options);
 }
 
 /// <summary>The end-to-end backend contract over <see cref="GridFsBackend"/>, one database per test.</summary>
@@ -93,24 +82,13 @@ public sealed class MongoDbBackendContractTests : CacheBackendContractTests
 [Parallelizable(ParallelScope.Self)]
 public sealed class GridFsBackendContractTests : CacheBackendContractTests
 {
-    private readonly List<IMongoDatabase> _databases = [];
+    private readonly MongoDatabases _databases = new();
 
     [OneTimeTearDown]
-    public async Task DropDatabases()
-    {
-        foreach (var database in _databases)
-        {
-            await MongoServer.DropQuietlyAsync(database);
-        }
-    }
+    public Task DropDatabases() => _databases.DropAllAsync();
 
     protected override async ValueTask<CacheBackend> CreateBackendAsync(CacheOptions options, string name)
-    {
-        var database = await MongoServer.NewDatabaseOrIgnoreAsync();
-        _databases.Add(database);
-        MongoClock.MoveToNow(options);
-        return new GridFsBackend(database, options);
-    }
+        => new GridFsBackend(await _databases.NewAsync(options), options);
 }
 
 internal static class MongoClock

@@ -1,6 +1,5 @@
 using CachedHttp.MongoDB;
 using CachedHttp.Testing;
-using MongoDB.Driver;
 
 namespace CachedHttp.Tests.Integration.MongoDB;
 
@@ -9,24 +8,13 @@ namespace CachedHttp.Tests.Integration.MongoDB;
 [Parallelizable(ParallelScope.Self)]
 public sealed class MongoDbInspectionContractTests : CacheInspectionContractTests
 {
-    private readonly List<IMongoDatabase> _databases = [];
+    private readonly MongoDatabases _databases = new();
 
     [OneTimeTearDown]
-    public async Task DropDatabases()
-    {
-        foreach (var database in _databases)
-        {
-            await MongoServer.DropQuietlyAsync(database);
-        }
-    }
+    public Task DropDatabases() => _databases.DropAllAsync();
 
     protected override async ValueTask<CacheBackend> CreateBackendAsync(CacheOptions options, string name)
-    {
-        var database = await MongoServer.NewDatabaseOrIgnoreAsync();
-        _databases.Add(database);
-        MongoClock.MoveToNow(options);
-        return new MongoDbBackend(database, options);
-    }
+        => new MongoDbBackend(await _databases.NewAsync(options), options);
 }
 
 /// <summary>The inspection contract over <see cref="GridFsBackend"/>, one database per test.</summary>
@@ -34,22 +22,11 @@ public sealed class MongoDbInspectionContractTests : CacheInspectionContractTest
 [Parallelizable(ParallelScope.Self)]
 public sealed class GridFsInspectionContractTests : CacheInspectionContractTests
 {
-    private readonly List<IMongoDatabase> _databases = [];
+    private readonly MongoDatabases _databases = new();
 
     [OneTimeTearDown]
-    public async Task DropDatabases()
-    {
-        foreach (var database in _databases)
-        {
-            await MongoServer.DropQuietlyAsync(database);
-        }
-    }
+    public Task DropDatabases() => _databases.DropAllAsync();
 
     protected override async ValueTask<CacheBackend> CreateBackendAsync(CacheOptions options, string name)
-    {
-        var database = await MongoServer.NewDatabaseOrIgnoreAsync();
-        _databases.Add(database);
-        MongoClock.MoveToNow(options);
-        return new GridFsBackend(database, options);
-    }
+        => new GridFsBackend(await _databases.NewAsync(options), options);
 }

@@ -1,6 +1,5 @@
 using CachedHttp.MongoDB;
 using CachedHttp.Tests.Integration.Load;
-using MongoDB.Driver;
 
 namespace CachedHttp.Tests.Integration.MongoDB;
 
@@ -9,23 +8,13 @@ namespace CachedHttp.Tests.Integration.MongoDB;
 [Parallelizable(ParallelScope.Self)]
 public sealed class MongoDbLoadTests : LoadContractTests
 {
-    private readonly List<IMongoDatabase> _databases = [];
+    private readonly MongoDatabases _databases = new();
 
     [OneTimeTearDown]
-    public async Task DropDatabases()
-    {
-        foreach (var database in _databases)
-        {
-            await MongoServer.DropQuietlyAsync(database);
-        }
-    }
+    public Task DropDatabases() => _databases.DropAllAsync();
 
     protected override async ValueTask<CacheBackend> CreateBackendAsync(CacheOptions options, string name)
-    {
-        var database = await MongoServer.NewDatabaseOrIgnoreAsync();
-        _databases.Add(database);
-        return new MongoDbBackend(database, options);
-    }
+        => new MongoDbBackend(await _databases.NewAsync(options, moveClock: false), options);
 }
 
 /// <summary>The load proof on <see cref="GridFsBackend"/>, one database per test (Ignored without a server).</summary>
@@ -33,21 +22,11 @@ public sealed class MongoDbLoadTests : LoadContractTests
 [Parallelizable(ParallelScope.Self)]
 public sealed class GridFsLoadTests : LoadContractTests
 {
-    private readonly List<IMongoDatabase> _databases = [];
+    private readonly MongoDatabases _databases = new();
 
     [OneTimeTearDown]
-    public async Task DropDatabases()
-    {
-        foreach (var database in _databases)
-        {
-            await MongoServer.DropQuietlyAsync(database);
-        }
-    }
+    public Task DropDatabases() => _databases.DropAllAsync();
 
     protected override async ValueTask<CacheBackend> CreateBackendAsync(CacheOptions options, string name)
-    {
-        var database = await MongoServer.NewDatabaseOrIgnoreAsync();
-        _databases.Add(database);
-        return new GridFsBackend(database, options);
-    }
+        => new GridFsBackend(await _databases.NewAsync(options, moveClock: false), options);
 }
