@@ -205,6 +205,10 @@ public sealed class SqliteSizeBoundsTests
         (await reader.ReadAsync("w0")).Should().Equal(ValueOf("w0"));
         await reader.WriteAsync("r0", ValueOf("r0"));
         time.Advance(SqliteCache.TouchFlushInterval);
+
+        // The timer's flush runs in the background and, when the file is busy with the writer's own trim, leaves the
+        // touches for the next one (seen once in a full run): flush now so that the order below is fixed.
+        reader.FlushTouches();
         await writer.WhenTrimmedAsync();
         await reader.WhenTrimmedAsync();
 
